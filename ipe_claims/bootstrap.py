@@ -1,0 +1,62 @@
+"""Wiring for one process: settings from the environment, JSON logs, the event store, the codec."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.settings import Settings
+
+
+def configure_logging(process: str) -> None:
+    """One JSON line per log event on stderr. Callers log ids and codes only, never names, CIN or salaries."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
+
+
+@dataclass(frozen=True)
+class Wiring:
+    settings: Settings
+    app: ClaimsApplication
+    codec: AvroCodec
+
+
+def make_app(settings: Settings, create_tables: bool = False) -> ClaimsApplication:
+    return ClaimsApplication(env=settings.eventsourcing_env(create_tables))
+
+
+def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
+    settings = settings or Settings.from_env()
+    configure_logging(process)
+    return Wiring(settings, make_app(settings), AvroCodec(settings.schemas_dir))
+
+
+def run_until_signalled(loop: Callable[[threading.Event], None]) -> None:
+    """Run ``loop(stop)`` until SIGTERM or SIGINT sets ``stop``."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    structlog.get_logger().info("process.started")
+    loop(stop)
+    structlog.get_logger().info("process.stopped")

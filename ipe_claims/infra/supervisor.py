@@ -1,0 +1,222 @@
+"""``ipe up``: local infrastructure (unless the environment points at real servers), migrations, topics,
+demo data, then the four service processes, restarted with backoff when they die.
+
+All state lives under ``$IPE_HOME``: ``state.json`` (what runs where), ``ports.json``, ``logs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
+
+SERVICES = {
+    "api": "services.claim_intake",
+    "relay": "services.claim_intake.relay",
+    "projector": "services.eligibility_projector",
+    "notifier": "services.notifier",
+}
+MAX_BACKOFF = 30.0
+
+
+def state_path(home: Path) -> Path:
+    return home / "state.json"
+
+
+def read_state(home: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(state_path(home).read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child is dead for our purposes
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def _ports(home: Path) -> dict[str, int]:
+    """Ports chosen once per home, so DATABASE_URL and the bootstrap address stay the same across restarts."""
+    path = home / "ports.json"
+    try:
+        ports: dict[str, int] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        ports = {}
+    ports.setdefault("postgres", int(os.environ.get("IPE_PG_PORT") or free_port()))
+    ports.setdefault("kafka", int(os.environ.get("IPE_KAFKA_PORT") or free_port()))
+    path.write_text(json.dumps(ports))
+    return ports
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = 1.0
+    started_at: float = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.process is not None and self.process.poll() is None:
+            return "running"
+        return "restarting" if self.restarts else "starting"
+
+
+@dataclass
+class Supervisor:
+    home: Path
+    http_port: int
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    postgres: LocalPostgres | None = None
+    broker: LocalBroker | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def prepare(self) -> None:
+        """Infrastructure, schema, topics and demo data: everything the services expect to find."""
+        from ipe_claims.adapters.kafka import ensure_topics
+        from ipe_claims.adapters.migrations import migrate
+        from ipe_claims.bootstrap import make_app
+        from ipe_claims.demo import is_seeded, seed
+        from ipe_claims.settings import Settings
+
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        ports = _ports(self.home)
+        if not self.env.get("DATABASE_URL"):
+            self.postgres = LocalPostgres(self.home, ports["postgres"])
+            self.postgres.start()
+            self.env["DATABASE_URL"] = self.postgres.url
+        if not self.env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.broker = LocalBroker(self.home / "logs", ports["kafka"])
+            self.broker.start()
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+            self.env["IPE_KAFKA_FAST_GROUPS"] = "1"
+        self.env["IPE_HOME"] = str(self.home)
+        self.env["IPE_HTTP_PORT"] = str(self.http_port)
+        settings = Settings.from_env(self.env)
+        migrate(settings.database_url)
+        make_app(
+            settings, create_tables=True
+        ).close()  # creates the event store's tables once, before the services race to
+        ensure_topics(settings.kafka_bootstrap_servers)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            if not is_seeded(conn):
+                seed(conn, date.today())
+        self.children = {name: Child(name, module) for name, module in SERVICES.items()}
+
+    def _start(self, child: Child) -> None:
+        log = open(self.home / "logs" / f"{child.name}.log", "ab")  # noqa: SIM115 - the child owns it
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", child.module],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        child.started_at = time.monotonic()
+
+    def tick(self) -> None:
+        """Start what should run; restart what died, waiting longer after each quick death."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.process is not None and child.process.poll() is None:
+                if now - child.started_at > 60:
+                    child.backoff = 1.0  # it stayed up: forget earlier crashes for the backoff
+                continue
+            if child.process is not None:  # it died
+                child.process = None
+                child.restarts += 1
+                child.next_start = now + child.backoff
+                child.backoff = min(child.backoff * 2, MAX_BACKOFF)
+            if now >= child.next_start:
+                self._start(child)
+
+    def write_state(self, phase: str) -> None:
+        state = {
+            "phase": phase,
+            "supervisor_pid": os.getpid(),
+            "home": str(self.home),
+            "http_url": f"http://127.0.0.1:{self.http_port}",
+            "database_url": self.env.get("DATABASE_URL"),
+            "kafka_bootstrap_servers": self.env.get("KAFKA_BOOTSTRAP_SERVERS"),
+            "postgres": {
+                "local": self.postgres is not None,
+                "data_dir": str(self.postgres.data_dir) if self.postgres else None,
+                "pid": self.postgres.pid() if self.postgres else None,
+            },
+            "broker": {
+                "local": self.broker is not None,
+                "pid": self.broker.process.pid if self.broker and self.broker.process else None,
+            },
+            "services": {
+                name: {
+                    "state": child.state if phase == "running" else phase,
+                    "pid": child.process.pid if child.process and child.process.poll() is None else None,
+                    "restarts": child.restarts,
+                }
+                for name, child in self.children.items()
+            },
+        }
+        tmp = state_path(self.home).with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(state_path(self.home))
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.process is not None and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + 15
+        for child in self.children.values():
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        if self.broker:
+            self.broker.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    def run(self) -> None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: stop.set())
+        self.write_state("starting")
+        try:
+            self.prepare()
+            while not stop.is_set():
+                self.tick()
+                self.write_state("running")
+                stop.wait(0.5)
+        finally:
+            self.write_state("stopping")
+            self.stop()
+            self.write_state("stopped")

@@ -1,0 +1,85 @@
+"""Read-model projections: pure SQL upserts from claim-event records (the Avro record shape).
+
+The same functions serve the live projector (records from Kafka) and a replay (records from the store),
+so a rebuild is identical. Each row keeps the version of the last event applied; an older or repeated
+event is a no-op, which makes redelivery and re-publication harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from ipe_claims.domain.claim import EN_COURS
+from ipe_claims.domain.motifs import MOTIFS
+
+CASABLANCA = ZoneInfo("Africa/Casablanca")
+
+
+def local_date(moment: datetime) -> str:
+    return moment.astimezone(CASABLANCA).date().isoformat()
+
+
+def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:
+    """Apply one claim event to the ``claims`` read model; True when it changed a row."""
+    if name == "ClaimSubmitted":
+        return _submitted(conn, record)
+    if name == "ClaimDecided":
+        return _decided(conn, record)
+    return False
+
+
+def _submitted(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    motif = MOTIFS.get(r["motif_code"])
+    cursor = conn.execute(
+        """
+        INSERT INTO claims (claim_id, version, affiliation_number, immatriculation, cin, nom, prenoms,
+            motif_code, motif_label, job_loss_date, filed_at, situation, situation_date)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (claim_id) DO NOTHING
+        """,
+        (
+            r["claim_id"],
+            r["version"],
+            r["affiliation_number"],
+            r["immatriculation"],
+            r["cin"],
+            r["nom"],
+            r["prenoms"],
+            r["motif_code"],
+            motif.label_fr if motif else r["motif_code"],
+            r["job_loss_date"],
+            r["filed_at"],
+            EN_COURS,
+            local_date(r["filed_at"]),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _decided(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    cursor = conn.execute(
+        """
+        UPDATE claims SET version = %s, situation = %s, situation_date = %s, rejection_code = %s,
+            rejection_reason = %s, rejection_reason_ar = %s, monthly_amount = %s, duration_months = %s,
+            ruleset_version = %s
+        WHERE claim_id = %s AND version < %s
+        """,
+        (
+            r["version"],
+            r["situation"],
+            local_date(r["occurred_at"]),
+            r["rejection_code"],
+            r["rejection_reason_fr"],
+            r["rejection_reason_ar"],
+            r["monthly_amount"],
+            r["duration_months"],
+            r["ruleset_version"],
+            r["claim_id"],
+            r["version"],
+        ),
+    )
+    return cursor.rowcount == 1

@@ -1,0 +1,117 @@
+"""The outbox relay: publishes the store's claim events, in global order, to ``ipe.claim-events``.
+
+It records the last notification id it published only after the broker acknowledged the batch, so a
+crash re-publishes at most one batch (consumers recognise the stable event ids). When the broker has
+lost its topics (the local broker does on every restart), the relay recreates them and re-publishes
+from the start of the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+import structlog
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.claim_messages import to_message
+from ipe_claims.adapters.kafka import ensure_topics, make_producer
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
+
+log = structlog.get_logger()
+RELAY_NAME = "claim-events"
+BATCH = 500
+TOPIC_CHECK_SECONDS = 5.0
+RELAY_LOCK = 0x4E1A7
+
+
+class Relay:
+    def __init__(self, settings: Settings, app: ClaimsApplication, codec: AvroCodec) -> None:
+        self.settings = settings
+        self.app = app
+        self.codec = codec
+        self._producer: KafkaProducer | None = None
+        self._topics_checked_at = 0.0
+
+    def position(self, conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(
+            "SELECT last_notification_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_position(self, conn: psycopg.Connection[Any], position: int) -> None:
+        conn.execute(
+            "INSERT INTO relay_positions (relay, last_notification_id) VALUES (%s, %s) "
+            "ON CONFLICT (relay) DO UPDATE SET last_notification_id = EXCLUDED.last_notification_id",
+            (RELAY_NAME, position),
+        )
+
+    def _check_topics(self, conn: psycopg.Connection[Any]) -> None:
+        if CLAIM_EVENTS_TOPIC in ensure_topics(self.settings.kafka_bootstrap_servers):
+            log.warning("relay.republish", reason="claim-events topic was missing")
+            self._set_position(conn, 0)
+        self._topics_checked_at = time.monotonic()
+
+    def publish_batch(self, conn: psycopg.Connection[Any]) -> int:
+        """Publish the next batch; return how many events went out."""
+        if time.monotonic() - self._topics_checked_at > TOPIC_CHECK_SECONDS:
+            self._check_topics(conn)
+        notifications = self.app.claim_notifications(self.position(conn), BATCH)
+        if not notifications:
+            return 0
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        futures = []
+        for notification in notifications:
+            message = to_message(self.codec, self.app.to_event(notification))
+            futures.append(
+                self._producer.send(
+                    CLAIM_EVENTS_TOPIC, key=message.key, value=message.value, headers=message.headers
+                )
+            )
+        self._producer.flush()
+        for future in futures:
+            future.get()  # raises if the broker refused any of them
+        self._set_position(conn, notifications[-1].id)
+        log.info("relay.published", events=len(notifications), last_notification_id=notifications[-1].id)
+        return len(notifications)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+                    # One relay publishes at a time, so the global order holds with several replicas.
+                    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()[0]:
+                        if stop.wait(1.0):
+                            return
+                    while not stop.is_set():
+                        if self.publish_batch(conn) == 0:
+                            stop.wait(0.05)
+            except (KafkaError, psycopg.OperationalError) as exc:
+                # e.g. UnknownProducerIdError after a broker restart: start a fresh producer session.
+                log.warning("relay.retry", error=type(exc).__name__)
+                self._reset_producer()
+                self._topics_checked_at = 0.0
+                stop.wait(1.0)
+        self._reset_producer()
+
+    def _reset_producer(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=2)
+            self._producer = None
+
+
+def main() -> None:
+    from ipe_claims.bootstrap import bootstrap, run_until_signalled
+
+    wiring = bootstrap("relay")
+    run_until_signalled(Relay(wiring.settings, wiring.app, wiring.codec).run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Run the eligibility projector: ``python -m services.eligibility_projector``."""
+
+from ipe_claims.adapters.avro import AvroDecodeError
+from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.bootstrap import bootstrap, run_until_signalled
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC
+from services.eligibility_projector.projector import CONSUMER_NAME, EligibilityProjector
+
+
+def main() -> None:
+    wiring = bootstrap("projector")
+    projector = EligibilityProjector(wiring.app, wiring.codec)
+    consumer = TrackedConsumer(
+        wiring.settings, CONSUMER_NAME, [CLAIM_EVENTS_TOPIC], projector.handle, poison=(AvroDecodeError,)
+    )
+    run_until_signalled(consumer.run)
+
+
+if __name__ == "__main__":
+    main()
