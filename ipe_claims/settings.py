@@ -43,7 +43,14 @@ class Settings:
 
     def consumer_timeouts(self) -> dict[str, int]:
         if self.kafka_fast_groups:
-            return {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500, "max_poll_interval_ms": 30000}
+            # A join waits up to max_poll_interval_ms for members that are gone: keep it short, and
+            # batches small enough to be handled well within it.
+            return {
+                "session_timeout_ms": 2000,
+                "heartbeat_interval_ms": 500,
+                "max_poll_interval_ms": 3000,
+                "max_poll_records": 50,
+            }
         return {}
 
     def eventsourcing_env(self, create_tables: bool = False) -> dict[str, str]:

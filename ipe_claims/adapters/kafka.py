@@ -115,9 +115,8 @@ class TrackedConsumer:
                 client_id=self.name,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",  # also what a position beyond a restarted broker's log falls to
-                max_poll_records=200,
                 fetch_max_wait_ms=100,
-                **self.settings.consumer_timeouts(),
+                **({"max_poll_records": 200} | self.settings.consumer_timeouts()),
             )
             try:
                 self._loop(conn, consumer, stop)

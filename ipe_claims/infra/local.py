@@ -179,6 +179,11 @@ class LocalPostgres:
             capture_output=True,
         )
 
+    def discard(self) -> None:
+        """Stop and delete the cluster (tests: its folder may sit outside theirs, in /tmp)."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
     def pid(self) -> int | None:
         pidfile = self.data_dir / "postmaster.pid"
         try:

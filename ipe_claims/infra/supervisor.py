@@ -124,8 +124,10 @@ class Supervisor:
             settings, create_tables=True
         ).close()  # creates the event store's tables once, before the services race to
         ensure_topics(settings.kafka_bootstrap_servers)
+        # Demo accounts have published passwords: only a local database gets them, unless asked.
+        wants_demo = self.postgres is not None or self.env.get("IPE_DEMO_DATA") == "1"
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            if not is_seeded(conn):
+            if wants_demo and not is_seeded(conn):
                 seed(conn, date.today())
         self.children = {name: Child(name, module) for name, module in SERVICES.items()}
 

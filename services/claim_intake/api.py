@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: FastAPI resolves the dependency annotations at runtime.
 """
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -27,10 +28,15 @@ from services.claim_intake import errors
 from services.claim_intake.errors import ApiError
 
 log = structlog.get_logger()
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class DecimalJSONResponse(JSONResponse):
-    """Amounts are Decimals; they go out as JSON numbers with their two decimals (1152.90)."""
+    """Amounts are Decimals; they go out as JSON numbers with their two decimals (1152.90).
+
+    Routes that carry amounts return this response themselves: a returned dict goes through FastAPI's
+    own encoding first, which turns a Decimal into a string ("1152.90") or a float (1152.9).
+    """
 
     def render(self, content: Any) -> bytes:
         return simplejson.dumps(content, use_decimal=True, ensure_ascii=False, default=str).encode()
@@ -169,17 +175,8 @@ def create_app(settings: Settings, claims: ClaimsApplication | None = None) -> F
                 "سبب فقدان الشغل غير معروف.",
                 "motif_code",
             )
-        try:
-            loss = date.fromisoformat(body.job_loss_date)
-        except ValueError:
-            raise ApiError(
-                422,
-                "invalid_date",
-                "Date de perte d'emploi illisible (AAAA-MM-JJ).",
-                "تاريخ فقدان الشغل غير مقروء (YYYY-MM-DD).",
-                "job_loss_date",
-            ) from None
-        if len(body.job_loss_date) != 10:
+        loss = _calendar_date(body.job_loss_date)
+        if loss is None:
             raise ApiError(
                 422,
                 "invalid_date",
@@ -243,7 +240,7 @@ def create_app(settings: Settings, claims: ClaimsApplication | None = None) -> F
         caller: Employer,
         conn: Db,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> DecimalJSONResponse:
         facts = validate(body, caller, conn)
         claim_id = (
             uuid.uuid5(NAMESPACE, f"{caller.username}:{idempotency_key}") if idempotency_key else uuid.uuid4()
@@ -274,7 +271,7 @@ def create_app(settings: Settings, claims: ClaimsApplication | None = None) -> F
                 "Idempotency-Key",
             )
         log.info("claim.submitted", claim_id=str(claim.id), channel="http")
-        return claim_row(claim)
+        return DecimalJSONResponse(claim_row(claim), status_code=201)
 
     def visible(caller: Principal, affiliation: str) -> bool:
         return caller.role == "auditor" or (caller.role == "employer" and affiliation in caller.affiliations)
@@ -287,7 +284,7 @@ def create_app(settings: Settings, claims: ClaimsApplication | None = None) -> F
         situation: str | None = None,
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
+    ) -> DecimalJSONResponse:
         if caller.role not in ("employer", "auditor"):
             raise errors.forbidden()
         scope = None if caller.role == "auditor" else sorted(caller.affiliations)
@@ -305,16 +302,18 @@ def create_app(settings: Settings, claims: ClaimsApplication | None = None) -> F
             },
         ).fetchall()
         items = [_row({k: v for k, v in row.items() if k != "filed_at"}) for row in rows[:limit]]
-        return {"items": items, "next_cursor": items[-1]["claim_id"] if len(rows) > limit else None}
+        return DecimalJSONResponse(
+            {"items": items, "next_cursor": items[-1]["claim_id"] if len(rows) > limit else None}
+        )
 
     @app.get("/api/v1/claims/{claim_id}")
-    def get_claim(claim_id: str, caller: Caller, conn: Db) -> dict[str, Any]:
+    def get_claim(claim_id: str, caller: Caller, conn: Db) -> DecimalJSONResponse:
         row = conn.execute(
             f"SELECT {CLAIM_COLUMNS} FROM claims WHERE claim_id = %s", (_uuid(claim_id),)
         ).fetchone()
         if row is None or not visible(caller, row["affiliation_number"]):
             raise errors.not_found()
-        return _row(row)
+        return DecimalJSONResponse(_row(row))
 
     @app.get("/api/v1/claims/{claim_id}/notifications")
     def notifications(claim_id: str, caller: Caller, conn: Db) -> list[dict[str, Any]]:
@@ -341,6 +340,16 @@ def _uuid(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise errors.not_found() from None
+
+
+def _calendar_date(text: str) -> date | None:
+    """A YYYY-MM-DD date; `date.fromisoformat` alone also reads 20260101 and week dates (2026-W01-1)."""
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _cursor(value: str | None) -> uuid.UUID | None:

@@ -66,7 +66,7 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(location) or None
     kind = first.get("type", "")
-    if kind == "json_invalid" or (kind == "model_attributes_type" and not location):
+    if kind == "json_invalid" or (kind in ("model_attributes_type", "missing") and not location):
         return ApiError(
             400,
             "malformed_json",

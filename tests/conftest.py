@@ -1,0 +1,134 @@
+"""The test harness: one real Postgres and one real Kafka-protocol broker per session, on free ports.
+
+Only tests that ask for ``infra`` (integration, e2e) start them; unit tests need nothing. Tests use
+random identifiers, so they share the servers without cleaning up after each other.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from ipe_claims.adapters.declarations import load_rows
+from ipe_claims.adapters.kafka import ensure_topics
+from ipe_claims.adapters.migrations import migrate
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.bootstrap import configure_logging, make_app
+from ipe_claims.domain.contributions import months_before
+from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
+from ipe_claims.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Infra:
+    settings: Settings
+    postgres: LocalPostgres
+    broker: LocalBroker
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    home = tmp_path_factory.mktemp("ipe-harness")
+    postgres = LocalPostgres(home, free_port())
+    broker = LocalBroker(home, free_port())
+    postgres.start()
+    broker.start()
+    settings = Settings(
+        database_url=postgres.url,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        home=home,
+        kafka_fast_groups=True,
+    )
+    configure_logging("tests")
+    migrate(settings.database_url)
+    make_app(settings, create_tables=True).close()
+    ensure_topics(settings.kafka_bootstrap_servers)
+    try:
+        yield Infra(settings, postgres, broker)
+    finally:
+        broker.stop()
+        postgres.discard()
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Settings:
+    return infra.settings
+
+
+@pytest.fixture(scope="session")
+def claims_app(settings: Settings) -> Iterator[ClaimsApplication]:
+    app = make_app(settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+        yield connection
+
+
+def random_digits(n: int) -> str:
+    return str(random.randrange(10 ** (n - 1), 10**n))
+
+
+@dataclass(frozen=True)
+class Insured:
+    affiliation_number: str
+    immatriculation: str
+    cin: str
+    nom: str
+    prenoms: str
+
+
+def declare(
+    conn: psycopg.Connection[Any],
+    *,
+    months: int,
+    days: int = 26,
+    salary: Decimal = Decimal("4000.00"),
+    before: date | None = None,
+    affiliation_number: str | None = None,
+) -> Insured:
+    """A new random insured, declared by a (new random) affiliation for ``months`` months before ``before``."""
+    insured = Insured(
+        affiliation_number or random_digits(7),
+        random_digits(9),
+        f"T{random_digits(6)}",
+        f"NOM{random_digits(4)}",
+        f"PRENOM{random_digits(4)}",
+    )
+    rows = [
+        (insured.affiliation_number, insured.immatriculation, insured.cin, insured.nom, insured.prenoms,
+         period, days, salary)
+        for period in months_before(before or date.today(), months)
+    ]  # fmt: skip
+    load_rows(conn, rows)
+    return insured
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; tests wait on state, never on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def tmp_home(tmp_path: Path) -> Path:
+    return tmp_path / "ipe-home"

@@ -1,0 +1,166 @@
+"""A claim through the real pipeline: store → relay → Kafka → projector and notifier → Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.domain.claim import OpenClaimExists
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
+from tests.conftest import Insured, declare, wait_for
+from tests.integration.conftest import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def submit(app: ClaimsApplication, insured: Insured, motif: str = "licenciement_economique",
+           loss: date | None = None) -> uuid.UUID:  # fmt: skip
+    claim = app.submit(
+        uuid.uuid4(), filed_at=datetime.now(UTC), submitted_by="test", channel="http",
+        affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
+        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms,
+        job_loss_date=loss or date.today() - timedelta(days=5), motif_code=motif, attestation=True,
+    )  # fmt: skip
+    return claim.id
+
+
+def decided_row(conn: psycopg.Connection[Any], claim_id: uuid.UUID) -> tuple[Any, ...] | None:
+    return conn.execute(
+        "SELECT situation, rejection_code, monthly_amount, duration_months, version FROM claims "
+        "WHERE claim_id = %s AND situation <> 'En cours'",
+        (claim_id,),
+    ).fetchone()
+
+
+def notification_kinds(conn: psycopg.Connection[Any], claim_id: uuid.UUID) -> list[str]:
+    rows = conn.execute("SELECT kind FROM notifications WHERE claim_id = %s ORDER BY created_at", (claim_id,))
+    return [kind for (kind,) in rows]
+
+
+def decision_events(conn: psycopg.Connection[Any], claim_id: uuid.UUID) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM ipe_events WHERE originator_id = %s AND topic LIKE %s", (claim_id, "%Decided")
+    ).fetchone()[0]
+
+
+def test_valid_claim_is_decided_projected_and_notified(
+    pipeline: Pipeline, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40, salary=Decimal("4000.00"))
+    claim_id = submit(claims_app, insured)
+    row = wait_for(lambda: decided_row(conn, claim_id), what="the decision in the read model")
+    assert row[:4] == ("Valable", None, Decimal("2800.00"), 6)
+    assert wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="two notifications")
+    assert notification_kinds(conn, claim_id) == ["deposited", "valid"]
+    assert decision_events(conn, claim_id) == 1
+
+
+def test_short_history_is_rejected_with_its_reason(
+    pipeline: Pipeline, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=20)
+    claim_id = submit(claims_app, insured)
+    row = wait_for(lambda: decided_row(conn, claim_id), what="the decision")
+    assert row[:4] == ("Rejeté", "insufficient_days_36", None, None)
+    reason = conn.execute("SELECT rejection_reason FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()[
+        0
+    ]
+    assert "520" in reason and "780" in reason
+    wait_for(
+        lambda: notification_kinds(conn, claim_id) == ["deposited", "rejected"] or None, what="notifications"
+    )
+
+
+def test_second_open_claim_for_the_same_insured_is_refused(
+    claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40)
+    first = submit(claims_app, insured)
+    with pytest.raises(OpenClaimExists) as refused:
+        submit(claims_app, insured)
+    assert refused.value.claim_id == first
+
+
+def test_relay_publishes_each_event_once_in_order_with_headers(
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40)
+    claim_id = submit(claims_app, insured)
+    wait_for(lambda: decided_row(conn, claim_id), what="the decision")
+    consumer = KafkaConsumer(
+        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
+        **settings.consumer_timeouts(),
+    )  # fmt: skip
+    mine = [record for record in consumer if record.key == str(claim_id).encode()]
+    consumer.close()
+    decoded = [pipeline.codec.decode(record.value) for record in mine]
+    assert [name for name, _ in decoded] == ["ClaimSubmitted", "ClaimDecided"]
+    assert [event["version"] for _, event in decoded] == [1, 2]
+    headers = dict(mine[1].headers)
+    assert headers["event-type"] == b"ClaimDecided"
+    assert headers["claim-id"] == str(claim_id).encode()
+    assert headers["event-id"] == str(decoded[1][1]["event_id"]).encode()
+    assert {"occurred-at"} <= set(headers)
+    assert len({record.partition for record in mine}) == 1  # keyed by claim id: one partition, one order
+
+
+def test_redelivered_events_change_nothing(
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40)
+    claim_id = submit(claims_app, insured)
+    wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
+    before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
+    consumer = KafkaConsumer(
+        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
+        **settings.consumer_timeouts(),
+    )  # fmt: skip
+    mine = [record for record in consumer if record.key == str(claim_id).encode()]
+    consumer.close()
+    for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
+        with conn.transaction():
+            pipeline.projector.handle(conn, record)
+            pipeline.notifier.handle(conn, record)
+    assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
+    assert decision_events(conn, claim_id) == 1
+    assert notification_kinds(conn, claim_id) == ["deposited", "valid"]
+
+
+def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    key = str(uuid.uuid4()).encode()
+    metadata = producer.send(CLAIM_EVENTS_TOPIC, key=key, value=b"not avro at all").get(timeout=10)
+    producer.close()
+    insured = declare(conn, months=40)
+    claim_id = submit(claims_app, insured)
+    wait_for(lambda: decided_row(conn, claim_id), what="a later claim decided")
+    reasons = wait_for(
+        lambda: (
+            conn.execute(
+                "SELECT consumer, reason FROM dead_letters WHERE topic = %s AND partition = %s AND message_offset = %s",
+                (CLAIM_EVENTS_TOPIC, metadata.partition, metadata.offset),
+            ).fetchall()
+            if len(
+                conn.execute(
+                    "SELECT 1 FROM dead_letters WHERE partition = %s AND message_offset = %s",
+                    (metadata.partition, metadata.offset),
+                ).fetchall()
+            )
+            == 2
+            else None
+        ),
+        what="both consumers to dead-letter the message",
+    )
+    assert {consumer for consumer, _ in reasons} == {"ipe-eligibility-projector", "ipe-notifier"}
+    assert all("marker" in reason for _, reason in reasons)
