@@ -69,17 +69,21 @@ def _pg_bin_dir() -> Path:
     import pgserver  # imported lazily: only local runs need it
 
     _ensure_pg_user()
-    installed = Path(pgserver.__file__).parent / "pginstall"
-    if _pg_user_can_reach(installed / "bin" / "postgres"):
-        return installed / "bin"
-    digest = hashlib.sha256(str(installed).encode()).hexdigest()[:12]
+    package = Path(pgserver.__file__).parent
+    if _pg_user_can_reach(package / "pginstall" / "bin" / "postgres"):
+        return package / "pginstall" / "bin"
+    # The binaries find their libraries through RPATH $ORIGIN/../../../pgserver.libs: keep that layout.
+    digest = hashlib.sha256(str(package).encode()).hexdigest()[:12]
     copy = Path(tempfile.gettempdir()) / f"ipe-pginstall-{digest}"
-    if not (copy / "bin" / "postgres").exists():
+    if not (copy / "pgserver" / "pginstall" / "bin" / "postgres").exists():
         staging = copy.with_name(copy.name + f".{os.getpid()}")
-        shutil.copytree(installed, staging, symlinks=True)
-        os.chmod(staging, 0o755)
+        shutil.copytree(package / "pginstall", staging / "pgserver" / "pginstall", symlinks=True)
+        shutil.copytree(package.parent / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
+        for folder in (staging, staging / "pgserver"):
+            os.chmod(folder, 0o755)
+        shutil.rmtree(copy, ignore_errors=True)
         staging.rename(copy)
-    return copy / "bin"
+    return copy / "pgserver" / "pginstall" / "bin"
 
 
 def pg_data_dir(home: Path) -> Path:
