@@ -23,8 +23,11 @@ from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
 app = typer.Typer(help="ipe-claims: the CNSS job-loss benefit (IPE) claims service.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 declarations_app = typer.Typer(help="The contribution history (monthly declarations).", no_args_is_help=True)
+audit_app = typer.Typer(help="Auditors' tools.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(declarations_app, name="declarations")
+app.add_typer(audit_app, name="audit")
+# Areas of the CLI that live in their own modules register here, one line each (see ipe_claims/cli_*.py).
 console = Console(soft_wrap=True)  # commands printed must stay copy-pasteable
 
 

@@ -10,35 +10,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ipe_claims.intake import Refusal, not_found
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message_fr: str,
-        message_ar: str,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.message_fr = message_fr
-        self.message_ar = message_ar
-        self.field = field
-        self.headers = headers
+__all__ = ["ApiError", "Refusal", "error_response", "forbidden", "install", "not_found", "unauthorized"]
 
-    def response(self) -> JSONResponse:
-        body = {
-            "error": {
-                "code": self.code,
-                "message_fr": self.message_fr,
-                "message_ar": self.message_ar,
-                "field": self.field,
-            }
-        }
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+ApiError = Refusal  # the HTTP name of the intake's refusal
+
+
+def error_response(refusal: Refusal) -> JSONResponse:
+    body = {"error": {"code": refusal.code, "message_fr": refusal.message_fr, "message_ar": refusal.message_ar,
+                      "field": refusal.field}}  # fmt: skip
+    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
 
 
 def unauthorized() -> ApiError:
@@ -55,10 +38,6 @@ def forbidden() -> ApiError:
     return ApiError(
         403, "forbidden", "Votre rôle ne permet pas cette opération.", "دوركم لا يسمح بهذه العملية."
     )
-
-
-def not_found(what: str = "claim") -> ApiError:
-    return ApiError(404, "not_found", "Introuvable.", "غير موجود.", field=what)
 
 
 def _validation_error(exc: RequestValidationError) -> ApiError:
@@ -89,25 +68,27 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
+    @app.exception_handler(Refusal)
+    async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_error(exc).response()
+        return error_response(_validation_error(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         structlog.get_logger().exception("api.unexpected_error", error=type(exc).__name__)
-        return ApiError(
-            500,
-            "internal_error",
-            "Erreur interne ; la demande n'a pas été enregistrée si elle n'a pas reçu de réponse 201.",
-            "خطأ داخلي.",
-        ).response()
+        return error_response(
+            ApiError(
+                500,
+                "internal_error",
+                "Erreur interne ; la demande n'a pas été enregistrée si elle n'a pas reçu de réponse 201.",
+                "خطأ داخلي.",
+            )
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return ApiError(exc.status_code, code, str(exc.detail), str(exc.detail)).response()
+        return error_response(ApiError(exc.status_code, code, str(exc.detail), str(exc.detail)))

@@ -1,0 +1,131 @@
+"""The intake service: what HTTP and the Kafka ingress share to turn a submission into a claim.
+
+A refusal carries a stable code, French and Arabic messages, the field at fault, and the HTTP status it
+maps to; the Kafka ingress puts the same code on its dead-letter record.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from ipe_claims.application import CASABLANCA, ClaimsApplication
+from ipe_claims.domain.claim import NAMESPACE, Claim, OpenClaimExists
+from ipe_claims.domain.motifs import MOTIFS
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message_fr: str, message_ar: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message_fr = message_fr
+        self.message_ar = message_ar
+        self.field = field
+        self.headers = headers
+
+
+def not_found(field: str | None = "claim") -> Refusal:
+    return Refusal(404, "not_found", "Introuvable.", "غير موجود.", field)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a portal asks for, whatever the transport."""
+
+    affiliation_number: str
+    immatriculation: str
+    job_loss_date: str
+    motif_code: str
+    attestation: bool
+
+
+def calendar_date(text: str) -> date | None:
+    """A YYYY-MM-DD date; `date.fromisoformat` alone also reads 20260101 and week dates (2026-W01-1)."""
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations: frozenset[str],
+             today: date) -> dict[str, Any]:  # fmt: skip
+    """The claim's facts (with the insured's identity as declared), or the first rule it breaks."""
+    if submission.affiliation_number not in affiliations:
+        raise not_found("affiliation_number")
+    if submission.motif_code not in MOTIFS:
+        raise Refusal(422, "unknown_motif", "Motif de perte d'emploi inconnu.", "سبب فقدان الشغل غير معروف.",
+                      "motif_code")  # fmt: skip
+    loss = calendar_date(submission.job_loss_date)
+    if loss is None:
+        raise Refusal(422, "invalid_date", "Date de perte d'emploi illisible (AAAA-MM-JJ).",
+                      "تاريخ فقدان الشغل غير مقروء (YYYY-MM-DD).", "job_loss_date")  # fmt: skip
+    if loss > today:
+        raise Refusal(422, "job_loss_date_in_future", "La date de perte d'emploi est dans le futur.",
+                      "تاريخ فقدان الشغل في المستقبل.", "job_loss_date")  # fmt: skip
+    if not submission.attestation:
+        raise Refusal(422, "attestation_required",
+                      "Vous devez attester l'exactitude des informations liées à la perte d'emploi.",
+                      "يجب الإشهاد بصحة المعلومات المتعلقة بفقدان الشغل.", "attestation")  # fmt: skip
+    person = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            "SELECT i.cin, i.nom, i.prenoms FROM insured i WHERE i.immatriculation = %s AND EXISTS ("
+            "SELECT 1 FROM declarations d WHERE d.immatriculation = i.immatriculation AND d.affiliation_number = %s)",
+            (submission.immatriculation, submission.affiliation_number),
+        )
+        .fetchone()
+    )
+    if person is None:
+        raise Refusal(422, "insured_not_declared", "Cet assuré n'a jamais été déclaré par cette affiliation.",
+                      "لم يسبق لهذا الانخراط التصريح بهذا المؤمن له.", "immatriculation")  # fmt: skip
+    cin, nom, prenoms = person
+    return {"affiliation_number": submission.affiliation_number, "immatriculation": submission.immatriculation,
+            "job_loss_date": loss, "motif_code": submission.motif_code, "attestation": True, "cin": cin,
+            "nom": nom, "prenoms": prenoms}  # fmt: skip
+
+
+def claim_id_for(submitter: str, idempotency_key: str | None) -> uuid.UUID:
+    """Deterministic when the caller gives a key, so a retry finds the claim its first try made."""
+    return uuid.uuid5(NAMESPACE, f"{submitter}:{idempotency_key}") if idempotency_key else uuid.uuid4()
+
+
+def submit(store: ClaimsApplication, claim_id: uuid.UUID, facts: dict[str, Any], submitted_by: str,
+           channel: str, filed_at: datetime) -> Claim:  # fmt: skip
+    try:
+        claim = store.submit(claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **facts)
+    except OpenClaimExists as exc:
+        raise Refusal(409, "open_claim_exists", "Une demande est déjà en cours pour cet assuré.",
+                      "يوجد طلب مفتوح لهذا المؤمن له.", "immatriculation") from exc  # fmt: skip
+    asked = {key: value for key, value in facts.items() if key not in ("cin", "nom", "prenoms")}
+    if any(getattr(claim, key) != value for key, value in asked.items()):
+        raise Refusal(422, "idempotency_key_reused", "Cette clé d'idempotence a servi pour une autre demande.",
+                      "مفتاح عدم التكرار هذا استعمل لطلب آخر.", "Idempotency-Key")  # fmt: skip
+    return claim
+
+
+def claim_row(claim: Claim) -> dict[str, Any]:
+    """The history-table row of a claim, straight from the aggregate (the read model may lag)."""
+    decision = claim.decision
+    decided_or_filed = claim.modified_on if decision else claim.filed_at
+    return {
+        "claim_id": str(claim.id), "immatriculation": claim.immatriculation, "cin": claim.cin, "nom": claim.nom,
+        "prenoms": claim.prenoms, "affiliation_number": claim.affiliation_number, "motif_code": claim.motif_code,
+        "motif_label": MOTIFS[claim.motif_code].label_fr, "job_loss_date": claim.job_loss_date.isoformat(),
+        "situation": claim.situation, "situation_date": decided_or_filed.astimezone(CASABLANCA).date().isoformat(),
+        "rejection_code": decision.rejection_code if decision else None,
+        "rejection_reason": decision.rejection_reason_fr if decision else None,
+        "monthly_amount": decision.monthly_amount if decision else None,
+        "duration_months": decision.duration_months if decision else None,
+    }  # fmt: skip
