@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit integration e2e lint format typecheck down status clean
+.PHONY: install run test unit integration e2e lint format typecheck down status clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -48,3 +48,16 @@ typecheck: install
 
 clean:
 	rm -rf $(VENV) .ipe .pytest_cache .ruff_cache .mypy_cache *.egg-info
+
+# The fault-injection suite (tests/chaos): thousands of claims while services, broker and Postgres die.
+# Repeat a run with `make chaos SEED=1234`; CLAIMS=… changes the load.
+.PHONY: chaos
+chaos: install
+	$(BIN)/python -m tests.chaos $(if $(SEED),--seed $(SEED)) $(if $(CLAIMS),--claims $(CLAIMS))
+
+# Benchmarks (docs/scaling.md): its own Postgres and broker; writes bench/results.json and bench/RESULTS.md.
+# Defaults fit in ~10 minutes on 2 cores; the issue's full sizes: make bench BENCH_ARGS="--insured 30000
+# --kafka-rows 1000000 --kafka-claims 20000 --http-claims 5000 --latency-seconds 60 --replay-events 200000 --rules 20000"
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -18,10 +18,15 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notificati
 from eventsourcing.utils import get_topic
 
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
-from ipe_claims.domain.rules import Decision
+from ipe_claims.domain.lifecycle import InvalidReturnToWork, return_to_work
+from ipe_claims.domain.rules import VALABLE, ruleset_for
 
 CASABLANCA = ZoneInfo("Africa/Casablanca")
-CLAIM_TOPICS = (get_topic(Claim.Submitted), get_topic(Claim.Decided))
+CLAIM_TOPICS = tuple(
+    get_topic(event_class)
+    for event_class in (Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired,
+                        Claim.ReturnedToWork)
+)  # fmt: skip
 
 
 class DateAsISO(Transcoding):
@@ -50,31 +55,37 @@ class ClaimsApplication(Application[uuid.UUID]):
     def find_claim(self, claim_id: uuid.UUID) -> Claim | None:
         return self.get_claim(claim_id) if claim_id in self.repository else None
 
+    def prepare_submission(
+        self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any
+    ) -> Claim | tuple[Claim, InsuredRecord]:
+        """The claim as it stands if it exists (an idempotent retry), else the new claim and the insured's
+        record with the claim opened on it, not yet saved. Refuses when the insured has an open claim."""
+        existing = self.find_claim(claim_id)
+        if existing is not None:
+            return existing
+        record = self._insured_record(submitted["immatriculation"])
+        if record.last_claim_id is not None:
+            last = self.get_claim(record.last_claim_id)
+            if last.is_open_on(filed_at.astimezone(CASABLANCA).date()):
+                raise OpenClaimExists(last.id)
+        claim = Claim.submit(claim_id, filed_at=filed_at, **submitted)
+        record.open_claim(claim.id)
+        return claim, record
+
     def submit(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> Claim:
         """Append a ClaimSubmitted event; refuse when the insured has an open claim.
 
         ``claim_id`` is deterministic for idempotent submissions: if it already exists, it is returned
         unchanged and the caller compares what was asked with what is stored.
         """
-        for attempt in range(5):
-            existing = self.find_claim(claim_id)
-            if existing is not None:
-                return existing
-            record = self._insured_record(submitted["immatriculation"])
-            if record.last_claim_id is not None:
-                last = self.get_claim(record.last_claim_id)
-                if last.is_open_on(filed_at.astimezone(CASABLANCA).date()):
-                    raise OpenClaimExists(last.id)
-            claim = Claim.submit(claim_id, filed_at=filed_at, **submitted)
-            record.open_claim(claim.id)
-            try:
-                self.save(claim, record)
-            except IntegrityError:
-                if attempt == 4:
-                    raise
-                continue  # a concurrent submission won the race; look again
-            return claim
-        raise AssertionError("unreachable")
+        for _ in range(5):
+            prepared = self.prepare_submission(claim_id, filed_at, **submitted)
+            if isinstance(prepared, Claim):
+                return prepared
+            if self.save_once(*prepared):
+                return prepared[0]
+            # a concurrent submission won the race on the insured's record; look again
+        raise IntegrityError(f"claim {claim_id}: the insured's record kept changing")
 
     def _insured_record(self, immatriculation: str) -> InsuredRecord:
         record_id = InsuredRecord.id_for(immatriculation)
@@ -84,17 +95,40 @@ class ClaimsApplication(Application[uuid.UUID]):
             return record
         return InsuredRecord.open(immatriculation)
 
-    def decide(self, claim_id: uuid.UUID, rules: Callable[[Claim], Decision], decided_by: str) -> Claim:
-        """Decide a claim once. A claim already decided is returned as it is (redelivery is a no-op)."""
+    def advance(self, claim_id: uuid.UUID, step: Callable[[Claim], None]) -> Claim:
+        """Load the claim, let ``step`` record what comes next (nothing when it is done), save once.
+
+        Two processes advancing the same claim conflict on its next version; the loser's events are
+        dropped and it returns the claim as the winner left it, so a redelivery is a no-op.
+        """
         claim = self.get_claim(claim_id)
-        if claim.decision is not None:
-            return claim
-        claim.decide(rules(claim), decided_by)
+        step(claim)
+        return claim if self.save_once(claim) else self.get_claim(claim_id)
+
+    def record_return_to_work(
+        self, claim_id: uuid.UUID, return_date: date, declared_on: date, declared_by: str
+    ) -> Claim:
+        """End a valid claim's benefit on the insured's return to work (raises InvalidReturnToWork)."""
+
+        def step(claim: Claim) -> None:
+            if claim.returned is not None and claim.returned.return_date == return_date:
+                return  # the same declaration again: nothing new
+            if claim.decision is None or claim.decision.situation != VALABLE:
+                raise InvalidReturnToWork("only a valid claim has a benefit to end")
+            returned = return_to_work(claim.job_loss_date, claim.decision.duration_months or 0, return_date,
+                                      declared_on, ruleset_for(claim.job_loss_date))  # fmt: skip
+            claim.return_to_work(returned, declared_by)
+
+        return self.advance(claim_id, step)
+
+    def save_once(self, *aggregates: Claim | InsuredRecord) -> bool:
+        """Save in one transaction; False when another process changed one of them first (its change
+        stands: callers reload and find the work done, or look again)."""
         try:
-            self.save(claim)
+            self.save(*aggregates)
         except IntegrityError:
-            return self.get_claim(claim_id)  # another projector member decided it first
-        return claim
+            return False
+        return True
 
     def claim_notifications(self, after: int, limit: int) -> Sequence[Notification]:
         """The store's global order, claim events only, after notification id ``after``."""

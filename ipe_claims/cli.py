@@ -18,6 +18,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ipe_claims.cli_access import audit_access
+from ipe_claims.cli_accounts import register as register_accounts
+from ipe_claims.cli_audit import register as register_audit
+from ipe_claims.cli_claims import claims_app
+from ipe_claims.cli_contacts import contacts_app
+from ipe_claims.cli_ops import register as register_ops
+from ipe_claims.cli_simulate import simulate_command
 from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
 
 app = typer.Typer(help="ipe-claims: the CNSS job-loss benefit (IPE) claims service.", no_args_is_help=True)
@@ -28,6 +35,13 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(declarations_app, name="declarations")
 app.add_typer(audit_app, name="audit")
 # Areas of the CLI that live in their own modules register here, one line each (see ipe_claims/cli_*.py).
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(claims_app, name="claims")
+app.command("simulate")(simulate_command)
+register_audit(app, audit_app)
+register_ops(app)
+register_accounts(accounts_app)
+audit_app.command("access")(audit_access)
 console = Console(soft_wrap=True)  # commands printed must stay copy-pasteable
 
 
@@ -175,6 +189,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     for name, service in state.get("services", {}).items():
         table.add_row(name, service["state"], str(service.get("pid") or "-"), str(service.get("restarts", 0)))
     console.print(table)
+    if state["phase"] == "running":  # health and consumer lag, as the API's /healthz reports them
+        try:
+            health = httpx.get(f"{state['http_url']}/healthz", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            health = {"status": "unreachable"}
+        console.print(f"health: {health['status']}  " + "; ".join(health.get("reasons", [])))
+        for consumer, topics in (health.get("consumer_lag") or {}).items():
+            console.print(f"  lag {consumer}: " + ", ".join(f"{t} {n}" for t, n in topics.items()))
 
 
 @app.command(name="seed")
@@ -212,15 +234,14 @@ def accounts_create(
 @declarations_app.command("load")
 def declarations_load(path: Path) -> None:
     """Load a CSV (affiliation_number,immatriculation,cin,nom,prenoms,period,days,salary); rows replace."""
-    from ipe_claims.adapters.declarations import DeclarationFileError, load_rows, read_csv
+    from ipe_claims.adapters.declarations import DeclarationFileError, load_csv
 
     try:
-        rows = read_csv(path)
+        with psycopg.connect(_database_url(), autocommit=True) as conn:
+            report = load_csv(conn, path)  # Postgres parses and checks the file (COPY): docs/scaling.md
     except (OSError, DeclarationFileError) as exc:
         console.print(f"[red]{exc}[/red] (nothing was loaded)")
         raise typer.Exit(1) from None
-    with psycopg.connect(_database_url(), autocommit=True) as conn:
-        report = load_rows(conn, rows)
     console.print(
         f"Loaded {report.rows} declaration rows ({report.insured} insured, {report.affiliations} new affiliations)."
     )

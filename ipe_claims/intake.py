@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from psycopg.rows import tuple_row
 from ipe_claims.application import CASABLANCA, ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, Claim, OpenClaimExists
 from ipe_claims.domain.motifs import MOTIFS
+from ipe_claims.group_commit import GroupCommit
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -59,10 +61,19 @@ def calendar_date(text: str) -> date | None:
         return None
 
 
-def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations: frozenset[str],
+def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations: Collection[str] | None,
              today: date) -> dict[str, Any]:  # fmt: skip
-    """The claim's facts (with the insured's identity as declared), or the first rule it breaks."""
-    if submission.affiliation_number not in affiliations:
+    """The claim's facts (with the insured's identity as declared), or the first rule it breaks.
+
+    ``affiliations`` are those the submitter acts for; None for a ``portal`` account, which may submit
+    for any affiliation (the insured must still have been declared by it).
+    """
+    for name, value in vars(submission).items():
+        if isinstance(value, str) and "\x00" in value:  # Postgres text cannot hold it: a wrong value
+            raise Refusal(
+                400, "invalid_type", f"Valeur invalide pour {name}.", f"قيمة غير صالحة في {name}.", name
+            )
+    if affiliations is not None and submission.affiliation_number not in affiliations:
         raise not_found("affiliation_number")
     if submission.motif_code not in MOTIFS:
         raise Refusal(422, "unknown_motif", "Motif de perte d'emploi inconnu.", "سبب فقدان الشغل غير معروف.",
@@ -102,9 +113,15 @@ def claim_id_for(submitter: str, idempotency_key: str | None) -> uuid.UUID:
 
 
 def submit(store: ClaimsApplication, claim_id: uuid.UUID, facts: dict[str, Any], submitted_by: str,
-           channel: str, filed_at: datetime) -> Claim:  # fmt: skip
+           channel: str, filed_at: datetime, committer: GroupCommit | None = None) -> Claim:  # fmt: skip
+    """The claim as it was submitted (version 1), new or found by its id: a retry gets the first answer.
+
+    With a ``committer``, concurrent submissions share one event-store transaction (see group_commit).
+    """
     try:
-        claim = store.submit(claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **facts)
+        claim = (committer or store).submit(
+            claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **facts
+        )
     except OpenClaimExists as exc:
         raise Refusal(409, "open_claim_exists", "Une demande est déjà en cours pour cet assuré.",
                       "يوجد طلب مفتوح لهذا المؤمن له.", "immatriculation") from exc  # fmt: skip
@@ -112,7 +129,11 @@ def submit(store: ClaimsApplication, claim_id: uuid.UUID, facts: dict[str, Any],
     if any(getattr(claim, key) != value for key, value in asked.items()):
         raise Refusal(422, "idempotency_key_reused", "Cette clé d'idempotence a servi pour une autre demande.",
                       "مفتاح عدم التكرار هذا استعمل لطلب آخر.", "Idempotency-Key")  # fmt: skip
-    return claim
+    if claim.version == 1:
+        return claim
+    first: Any = store.repository.get(claim.id, version=1)
+    assert isinstance(first, Claim)
+    return first
 
 
 def claim_row(claim: Claim) -> dict[str, Any]:

@@ -29,7 +29,26 @@ def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str
         return _submitted(conn, record)
     if name == "ClaimDecided":
         return _decided(conn, record)
+    if name == "ClaimAwaitingDeclaration":
+        return _update(conn, record, "awaiting_month = %(month)s, awaiting_due = %(due)s")
+    if name == "ClaimDeclarationWaitExpired":
+        return _update(conn, record, "awaiting_month = awaiting_month")  # the decision follows
+    if name == "ClaimReturnedToWork":
+        return _update(
+            conn, record,
+            "returned_to_work_on = %(return_date)s, benefit_end_date = %(benefit_end)s, months_due = %(months_due)s",
+        )  # fmt: skip
     return False
+
+
+def _update(conn: psycopg.Connection[Any], r: dict[str, Any], assignments: str) -> bool:
+    """Apply an event's columns to its claim's row, once and in order (the row keeps the last version)."""
+    cursor = conn.execute(
+        f"UPDATE claims SET version = %(version)s, {assignments} "
+        "WHERE claim_id = %(claim_id)s AND version < %(version)s",
+        r,
+    )
+    return cursor.rowcount == 1
 
 
 def _submitted(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
@@ -61,25 +80,13 @@ def _submitted(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
 
 
 def _decided(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
-    cursor = conn.execute(
-        """
-        UPDATE claims SET version = %s, situation = %s, situation_date = %s, rejection_code = %s,
-            rejection_reason = %s, rejection_reason_ar = %s, monthly_amount = %s, duration_months = %s,
-            ruleset_version = %s
-        WHERE claim_id = %s AND version < %s
-        """,
-        (
-            r["version"],
-            r["situation"],
-            local_date(r["occurred_at"]),
-            r["rejection_code"],
-            r["rejection_reason_fr"],
-            r["rejection_reason_ar"],
-            r["monthly_amount"],
-            r["duration_months"],
-            r["ruleset_version"],
-            r["claim_id"],
-            r["version"],
-        ),
-    )
-    return cursor.rowcount == 1
+    # SET expressions read the row as it was: the benefit's end is computed from the event's duration.
+    return _update(
+        conn, r | {"situation_date": local_date(r["occurred_at"])},
+        "situation = %(situation)s, situation_date = %(situation_date)s, rejection_code = %(rejection_code)s, "
+        "rejection_reason = %(rejection_reason_fr)s, rejection_reason_ar = %(rejection_reason_ar)s, "
+        "monthly_amount = %(monthly_amount)s, duration_months = %(duration_months)s, "
+        "ruleset_version = %(ruleset_version)s, awaiting_month = NULL, awaiting_due = NULL, "
+        "months_due = %(duration_months)s, "
+        "benefit_end_date = (job_loss_date + make_interval(months => %(duration_months)s))::date",
+    )  # fmt: skip

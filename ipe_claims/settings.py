@@ -12,8 +12,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLAIM_EVENTS_TOPIC = "ipe.claim-events"
 SUBMISSIONS_TOPIC = "ipe.claim-submissions"
 DEAD_LETTERS_TOPIC = "ipe.dead-letters"
+DECLARATIONS_TOPIC = "cnss.declarations"  # monthly declaration lines from the CNSS (key: immatriculation)
 # Final partition counts: the local broker cannot grow a topic later.
-TOPIC_PARTITIONS = {CLAIM_EVENTS_TOPIC: 12, SUBMISSIONS_TOPIC: 12, DEAD_LETTERS_TOPIC: 3}
+TOPIC_PARTITIONS = {
+    CLAIM_EVENTS_TOPIC: 12,
+    SUBMISSIONS_TOPIC: 12,
+    DEAD_LETTERS_TOPIC: 3,
+    DECLARATIONS_TOPIC: 12,
+}
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,21 @@ class Settings:
     # Short group timeouts suit the local broker, whose joins take session_timeout/2.
     kafka_fast_groups: bool = False
     token_ttl_seconds: int = 3600
+    rate_limit_per_minute: int = 600  # authenticated requests per account and minute (then 429)
+    ingress_metrics_port: int = 0  # the Kafka ingress serves /metrics on this port; 0: not at all
     schemas_dir: Path = REPO_ROOT / "schemas"
+    health_max_lag: int = 1000  # /healthz says "degraded" when a consumer or the relay is further behind
+    # Production transport security (docs/operations.md). Postgres TLS uses libpq's own PGSSLMODE,
+    # PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, which every connection of the process (event store included) reads.
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL in production
+    kafka_sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    postgres_sslmode: str = ""
+    require_tls: bool = False  # IPE_REQUIRE_TLS=1: refuse to start without TLS to Kafka and Postgres
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> Settings:
@@ -38,8 +58,49 @@ class Settings:
             home=Path(env.get("IPE_HOME", ".ipe")).resolve(),
             kafka_fast_groups=env.get("IPE_KAFKA_FAST_GROUPS", "") == "1",
             token_ttl_seconds=int(env.get("IPE_TOKEN_TTL_SECONDS", "3600")),
+            rate_limit_per_minute=int(env.get("IPE_RATE_LIMIT_PER_MINUTE", "600")),
+            ingress_metrics_port=int(env.get("IPE_INGRESS_METRICS_PORT", "0")),
             schemas_dir=Path(env.get("IPE_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
-        )
+            health_max_lag=int(env.get("IPE_HEALTH_MAX_LAG", "1000")),
+            kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+            kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM", ""),
+            kafka_sasl_username=env.get("KAFKA_SASL_USERNAME", ""),
+            kafka_sasl_password=env.get("KAFKA_SASL_PASSWORD", ""),
+            kafka_ssl_cafile=env.get("KAFKA_SSL_CAFILE", ""),
+            kafka_ssl_certfile=env.get("KAFKA_SSL_CERTFILE", ""),
+            kafka_ssl_keyfile=env.get("KAFKA_SSL_KEYFILE", ""),
+            postgres_sslmode=env.get("PGSSLMODE", ""),
+            require_tls=env.get("IPE_REQUIRE_TLS", "") == "1",
+        ).checked()
+
+    def checked(self) -> Settings:
+        """Refuse a configuration that would send credentials or claims in clear when TLS is required."""
+        problems = []
+        if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            problems.append(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} is not a Kafka protocol")
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username
+        ):
+            problems.append("SASL needs KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if self.require_tls and self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            problems.append("IPE_REQUIRE_TLS=1 but KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL")
+        if self.require_tls and self.postgres_sslmode not in ("require", "verify-ca", "verify-full"):
+            problems.append("IPE_REQUIRE_TLS=1 but PGSSLMODE is not require, verify-ca or verify-full")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def kafka_options(self) -> dict[str, str]:
+        """The kafka-python options for the transport security configured; nothing for plaintext."""
+        options = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL"):
+            options |= {"sasl_mechanism": self.kafka_sasl_mechanism,
+                        "sasl_plain_username": self.kafka_sasl_username,
+                        "sasl_plain_password": self.kafka_sasl_password}  # fmt: skip
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if value := getattr(self, f"kafka_{name}"):
+                options[name] = value
+        return options if self.kafka_security_protocol != "PLAINTEXT" else {}
 
     def consumer_timeouts(self) -> dict[str, int]:
         if self.kafka_fast_groups:

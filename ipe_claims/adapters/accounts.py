@@ -1,12 +1,14 @@
 """Accounts and bearer tokens in Postgres. Passwords are hashed with Argon2id; tokens are random and
-stored only as their SHA-256, so a leaked table grants nothing."""
+stored only as their SHA-256, so a leaked table grants nothing. Failed logins are counted per username
+in ``login_failures``: after a few, each further try must wait longer, and then the name is locked."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -14,10 +16,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg.rows import tuple_row
 
-ROLES = ("employer", "auditor", "analyst", "admin")
+# `portal`: an upstream portal that publishes to ipe.claim-submissions for any affiliation (docs/security.md).
+ROLES = ("employer", "auditor", "analyst", "admin", "portal")
+FREE_FAILURES = 3  # failed logins answered at once; from then on, 1 s, 2 s, 4 s … (at most 60 s) apart
+LOCK_AFTER = 10  # consecutive failures that lock the username
+LOCK_FOR = timedelta(minutes=15)
+_MAX_DELAY_SECONDS = 60
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the timing of both failures alike.
 _DUMMY_HASH = _hasher.hash("not-a-password")
+_LOGIN_LOCK = 0x4C0C  # advisory-lock class: one login attempt per username at a time
 
 
 class AccountError(ValueError):
@@ -31,6 +39,24 @@ class Principal:
     affiliations: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Login:
+    """The outcome of a login: a token, or why not. ``retry_after`` > 0 means the try was not even checked."""
+
+    token: str | None
+    retry_after: int = 0
+    locked: bool = False
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    username: str
+    role: str
+    disabled: bool
+    affiliations: tuple[str, ...]
+    locked_until: datetime | None
+
+
 def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
     """One row as a tuple, whatever row factory the caller's connection has."""
     return conn.cursor(row_factory=tuple_row).execute(sql, params).fetchone()
@@ -40,6 +66,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("the password must have at least 8 characters")
+
+
 def create_account(
     conn: psycopg.Connection[Any], username: str, password: str, role: str, affiliations: list[str]
 ) -> None:
@@ -47,8 +78,11 @@ def create_account(
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if role == "employer" and not affiliations:
         raise AccountError("an employer account needs at least one --affiliation")
-    if len(password) < 8:
-        raise AccountError("the password must have at least 8 characters")
+    if role != "employer" and affiliations:
+        raise AccountError(f"a {role} account has no affiliations")
+    if not username or len(username) > 150:
+        raise AccountError("the username must have 1 to 150 characters")
+    _check_password(password)
     with conn.transaction():
         if _one(conn, "SELECT 1 FROM accounts WHERE username = %s", (username,)):
             raise AccountError(f"account {username!r} already exists")
@@ -68,33 +102,124 @@ def create_account(
             )
 
 
-def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl_seconds: int) -> str | None:
-    """A new bearer token for valid credentials of an enabled account, else None."""
-    row = _one(conn, "SELECT password_hash FROM accounts WHERE username = %s AND NOT disabled", (username,))
-    try:
-        _hasher.verify(row[0] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if row is None:
-        return None
-    token = secrets.token_urlsafe(32)
+def list_accounts(conn: psycopg.Connection[Any]) -> list[AccountRow]:
+    rows = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            "SELECT a.username, a.role, a.disabled, coalesce(array_agg(aa.affiliation_number ORDER BY "
+            "aa.affiliation_number) FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}'), "
+            "(SELECT f.locked_until FROM login_failures f WHERE f.username = a.username AND f.locked_until > now()) "
+            "FROM accounts a LEFT JOIN account_affiliations aa USING (username) "
+            "GROUP BY a.username, a.role, a.disabled ORDER BY a.username"
+        )
+        .fetchall()
+    )
+    return [AccountRow(r[0], r[1], r[2], tuple(r[3]), r[4]) for r in rows]
+
+
+def _must_exist(conn: psycopg.Connection[Any], username: str) -> None:
+    if _one(conn, "SELECT 1 FROM accounts WHERE username = %s", (username,)) is None:
+        raise AccountError(f"no account {username!r}")
+
+
+def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool) -> None:
+    """Disable (and revoke every token of) an account, or enable it again."""
     with conn.transaction():
+        _must_exist(conn, username)
+        conn.execute("UPDATE accounts SET disabled = %s WHERE username = %s", (disabled, username))
+        conn.execute("DELETE FROM api_tokens WHERE username = %s", (username,))
+
+
+def reset_password(conn: psycopg.Connection[Any], username: str, password: str) -> None:
+    """A new password; also lifts a lock and revokes the account's tokens."""
+    _check_password(password)
+    with conn.transaction():
+        _must_exist(conn, username)
+        conn.execute(
+            "UPDATE accounts SET password_hash = %s WHERE username = %s", (_hasher.hash(password), username)
+        )
+        conn.execute("DELETE FROM api_tokens WHERE username = %s", (username,))
+        conn.execute("DELETE FROM login_failures WHERE username = %s", (username,))
+
+
+def _wait_seconds(failures: int, last_failure_at: datetime, locked_until: datetime | None,
+                  now: datetime) -> tuple[int, bool]:  # fmt: skip
+    """How long this username must still wait before a try is checked, and whether it is a lock."""
+    if locked_until is not None:  # a lock that has run out lets the next try through
+        return (math.ceil((locked_until - now).total_seconds()), True) if locked_until > now else (0, False)
+    if failures < FREE_FAILURES:
+        return 0, False
+    delay = min(2 ** (failures - FREE_FAILURES), _MAX_DELAY_SECONDS)
+    remaining = (last_failure_at + timedelta(seconds=delay) - now).total_seconds()
+    return max(0, math.ceil(remaining)), False
+
+
+def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl_seconds: int) -> Login:
+    """A new bearer token for valid credentials of an enabled account, unless the name must wait."""
+    with conn.transaction():
+        # One attempt per username at a time, so parallel guesses cannot slip past the wait.
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOGIN_LOCK, username))
+        now = _one(conn, "SELECT now()", ())[0]  # type: ignore[index]
+        failed = _one(
+            conn,
+            "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = %s",
+            (username,),
+        )
+        failures = 0
+        if failed is not None:
+            failures, last_failure_at, locked_until = failed
+            wait, locked = _wait_seconds(failures, last_failure_at, locked_until, now)
+            if wait:
+                return Login(None, retry_after=wait, locked=locked)
+            if locked_until is not None:  # a lock that has run out starts the count afresh
+                failures = 0
+        row = _one(
+            conn, "SELECT password_hash FROM accounts WHERE username = %s AND NOT disabled", (username,)
+        )
+        try:
+            _hasher.verify(row[0] if row else _DUMMY_HASH, password)
+            ok = row is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            failures += 1
+            conn.execute(
+                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) "
+                "VALUES (%(u)s, %(f)s, now(), CASE WHEN %(f)s >= %(lock)s THEN now() + %(for)s END) "
+                "ON CONFLICT (username) DO UPDATE SET failures = EXCLUDED.failures, "
+                "last_failure_at = EXCLUDED.last_failure_at, locked_until = EXCLUDED.locked_until",
+                {"u": username, "f": failures, "lock": LOCK_AFTER, "for": LOCK_FOR},
+            )
+            return Login(None)
+        token = secrets.token_urlsafe(32)
+        conn.execute("DELETE FROM login_failures WHERE username = %s", (username,))
         conn.execute("DELETE FROM api_tokens WHERE username = %s AND expires_at < now()", (username,))
         conn.execute(
-            "INSERT INTO api_tokens (token_hash, username, expires_at) VALUES (%s, %s, %s)",
-            (_token_hash(token), username, datetime.now(UTC) + timedelta(seconds=ttl_seconds)),
+            "INSERT INTO api_tokens (token_hash, username, expires_at) VALUES (%s, %s, now() + %s)",
+            (_token_hash(token), username, timedelta(seconds=ttl_seconds)),
         )
-    return token
+    return Login(token)
+
+
+_PRINCIPAL = (
+    "SELECT a.username, a.role, coalesce(array_agg(aa.affiliation_number) "
+    "FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}') FROM accounts a "
+    "LEFT JOIN account_affiliations aa USING (username) "
+)
 
 
 def principal_for_token(conn: psycopg.Connection[Any], token: str) -> Principal | None:
     row = _one(
         conn,
-        "SELECT a.username, a.role, coalesce(array_agg(aa.affiliation_number) "
-        "FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}') "
-        "FROM api_tokens t JOIN accounts a USING (username) "
-        "LEFT JOIN account_affiliations aa USING (username) "
+        _PRINCIPAL + "JOIN api_tokens t ON t.username = a.username "
         "WHERE t.token_hash = %s AND t.expires_at > now() AND NOT a.disabled GROUP BY a.username, a.role",
         (_token_hash(token),),
     )
+    return Principal(row[0], row[1], frozenset(row[2])) if row else None
+
+
+def enabled_account(conn: psycopg.Connection[Any], username: str) -> Principal | None:
+    """An enabled account by name (the Kafka ingress's ``portal`` field), else None."""
+    row = _one(conn, _PRINCIPAL + "WHERE a.username = %s AND NOT a.disabled GROUP BY a.username, a.role",
+               (username,))  # fmt: skip
     return Principal(row[0], row[1], frozenset(row[2])) if row else None

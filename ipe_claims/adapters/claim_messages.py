@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka import headers
@@ -25,6 +26,23 @@ _SUBMITTED_FIELDS = (
 )
 
 
+_LIFECYCLE: dict[type, tuple[str, ...]] = {
+    Claim.AwaitingDeclaration: ("affiliation_number", "month", "due"),
+    Claim.DeclarationWaitExpired: ("month", "observed_on"),
+    Claim.ReturnedToWork: (
+        "return_date",
+        "declared_on",
+        "months_due",
+        "benefit_end",
+        "late_notice",
+        "declared_by",
+    ),
+}
+
+
+CASABLANCA = ZoneInfo("Africa/Casablanca")  # ClaimSubmitted v2's filed_on is the filing date in local time
+
+
 @dataclass(frozen=True)
 class Message:
     key: bytes
@@ -42,9 +60,14 @@ def to_record(event: Any) -> tuple[str, dict[str, Any]]:
         "occurred_at": event.timestamp,
     }
     if isinstance(event, Claim.Submitted):
-        return "ClaimSubmitted", common | {name: getattr(event, name) for name in _SUBMITTED_FIELDS}
+        submitted = {name: getattr(event, name) for name in _SUBMITTED_FIELDS}
+        filed_on = event.filed_at.astimezone(CASABLANCA).date()
+        return "ClaimSubmitted", common | submitted | {"filed_on": filed_on}
     if isinstance(event, Claim.Decided):
         return "ClaimDecided", common | event.decision | {"decided_by": event.decided_by}
+    for event_class, fields in _LIFECYCLE.items():
+        if isinstance(event, event_class):
+            return f"Claim{event_class.__name__}", common | {name: getattr(event, name) for name in fields}
     raise TypeError(f"not a claim event: {type(event).__name__}")
 
 

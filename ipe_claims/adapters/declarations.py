@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +14,6 @@ from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.rules import LONG_WINDOW_MONTHS
 
 HEADER = ["affiliation_number", "immatriculation", "cin", "nom", "prenoms", "period", "days", "salary"]
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_NUMBER = re.compile(r"^\d{1,20}$")
 
 
 class DeclarationFileError(ValueError):
@@ -31,79 +27,120 @@ class LoadReport:
     affiliations: int
 
 
-def _parse_row(line: int, row: dict[str, str]) -> tuple[Any, ...]:
-    def fail(field: str, why: str) -> DeclarationFileError:
-        return DeclarationFileError(f"line {line}, {field}: {why}")
+# A load stages rows in a temporary table (no WAL), then merges them set-wise in primary-key order.
+# ``seq`` keeps the input order, so when a file or a Kafka batch holds the same (insured, month,
+# affiliation) twice, the later line wins, as it would row by row.
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS {name} (seq bigint GENERATED ALWAYS AS IDENTITY, affiliation_number text, "
+    "immatriculation text, cin text, nom text, prenoms text, period date, days int, salary numeric(12,2)) "
+    "ON COMMIT {on_commit}"
+)
+# A CSV is staged as Postgres parses it: COPY checks every line against these named constraints (the
+# loader's rules) in the same pass, and its error names the line and the constraint.
+# All digits, 1 to 20 of them, spaces around allowed: trimming the digits off leaves nothing (cheaper than
+# a regular expression on every line of a monthly file).
+_DIGITS = "coalesce(length(btrim({0})) BETWEEN 1 AND 20 AND btrim(btrim({0}), '0123456789') = '', false)"
+_CHECKED_CSV = rf"""
+CREATE TEMP TABLE staged_csv (seq bigint GENERATED ALWAYS AS IDENTITY,
+  affiliation_number text CONSTRAINT "affiliation_number: must be digits"
+    CHECK ({_DIGITS.format("affiliation_number")}),
+  immatriculation text CONSTRAINT "immatriculation: must be digits" CHECK ({_DIGITS.format("immatriculation")}),
+  cin text CONSTRAINT "cin: is empty" CHECK (coalesce(btrim(cin), '') <> ''),
+  nom text CONSTRAINT "nom: is empty" CHECK (coalesce(btrim(nom), '') <> ''),
+  prenoms text CONSTRAINT "prenoms: is empty" CHECK (coalesce(btrim(prenoms), '') <> ''),
+  period text CONSTRAINT "period: must be YYYY-MM"
+    CHECK (coalesce(period, '') ~ '^\s*[0-9]{{4}}-(0[1-9]|1[0-2])\s*$'),
+  days int CONSTRAINT "days: must be between 0 and 31" CHECK (days BETWEEN 0 AND 31),
+  salary numeric(12,2) CONSTRAINT "salary: must be a non-negative amount" CHECK (salary >= 0),
+  CONSTRAINT "days/salary: must be numbers" CHECK (days IS NOT NULL AND salary IS NOT NULL)
+) ON COMMIT DROP
+"""
+_CSV_SOURCE = (
+    "(SELECT seq, btrim(affiliation_number) AS affiliation_number, btrim(immatriculation) AS immatriculation, "
+    "btrim(cin) AS cin, btrim(nom) AS nom, btrim(prenoms) AS prenoms, to_date(btrim(period), 'YYYY-MM') AS period, "
+    "days, salary FROM staged_csv) AS staged_csv"
+)
+_COPY_LINE = re.compile(r"line (\d+)(?:, column (\w+))?")
 
-    values = {key: (row.get(key) or "").strip() for key in HEADER}
-    for key in ("affiliation_number", "immatriculation"):
-        if not _NUMBER.match(values[key]):
-            raise fail(key, "must be digits")
-    for key in ("cin", "nom", "prenoms"):
-        if not values[key]:
-            raise fail(key, "is empty")
-    period = _PERIOD.match(values["period"])
-    if not period:
-        raise fail("period", "must be YYYY-MM")
-    try:
-        days = int(values["days"])
-        salary = Decimal(values["salary"])
-    except (ValueError, InvalidOperation):
-        raise fail("days/salary", "must be numbers") from None
-    if not 0 <= days <= 31:
-        raise fail("days", "must be between 0 and 31")
-    if not salary.is_finite() or salary < 0 or salary >= Decimal("1e10"):
-        raise fail("salary", "must be a non-negative amount")
-    return (
-        values["affiliation_number"],
-        values["immatriculation"],
-        values["cin"],
-        values["nom"],
-        values["prenoms"],
-        date(int(period[1]), int(period[2]), 1),
-        days,
-        salary.quantize(Decimal("0.01")),
+
+def _stage(conn: psycopg.Connection[Any], name: str, on_commit: str) -> None:
+    conn.execute(_STAGE.format(name=name, on_commit=on_commit))
+
+
+def _file_error(exc: psycopg.Error) -> DeclarationFileError:
+    """The COPY error as the loader's message: file line (the header is line 1), field, reason."""
+    match = _COPY_LINE.search(exc.diag.context or "")
+    line = int(match[1]) + 1 if match else "?"
+    if isinstance(exc, psycopg.errors.CheckViolation) and exc.diag.constraint_name:
+        return DeclarationFileError(f"line {line}, {exc.diag.constraint_name}")
+    if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
+        return DeclarationFileError(f"line {line}, salary: must be a non-negative amount")
+    if match and match[2] in ("days", "salary"):
+        return DeclarationFileError(f"line {line}, days/salary: must be numbers")
+    return DeclarationFileError(f"line {line}: {exc.diag.message_primary}")
+
+
+def merge_staged(conn: psycopg.Connection[Any], staged: str) -> LoadReport:
+    """Upsert the typed, valid rows of ``staged`` (a temp table, or a query over one with an alias) into
+    affiliations, insured and declarations.
+
+    Unchanged rows are not rewritten (a re-load or a redelivery leaves no dead tuples behind).
+    """
+    conn.execute("SET LOCAL work_mem = '256MB'")  # the merge sorts the whole batch once
+    rows = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]  # our own table name, not input
+    affiliations = conn.execute(
+        f"INSERT INTO affiliations (affiliation_number) SELECT DISTINCT affiliation_number FROM {staged} "
+        "ON CONFLICT DO NOTHING"
+    ).rowcount
+    insured = conn.execute(
+        "INSERT INTO insured (immatriculation, cin, nom, prenoms) "
+        f"SELECT DISTINCT ON (immatriculation) immatriculation, cin, nom, prenoms FROM {staged} "
+        "ORDER BY immatriculation, period DESC, seq DESC "
+        "ON CONFLICT (immatriculation) DO UPDATE SET cin = EXCLUDED.cin, nom = EXCLUDED.nom, "
+        "prenoms = EXCLUDED.prenoms WHERE (insured.cin, insured.nom, insured.prenoms) IS DISTINCT FROM "
+        "(EXCLUDED.cin, EXCLUDED.nom, EXCLUDED.prenoms)"
+    ).rowcount
+    conn.execute(
+        "INSERT INTO declarations (immatriculation, affiliation_number, period, days, salary) "
+        "SELECT DISTINCT ON (immatriculation, period, affiliation_number) immatriculation, "
+        f"affiliation_number, period, days, salary FROM {staged} "
+        "ORDER BY immatriculation, period, affiliation_number, seq DESC "
+        "ON CONFLICT (immatriculation, period, affiliation_number) DO UPDATE "
+        "SET days = EXCLUDED.days, salary = EXCLUDED.salary "
+        "WHERE (declarations.days, declarations.salary) IS DISTINCT FROM (EXCLUDED.days, EXCLUDED.salary)"
     )
-
-
-def read_csv(path: Path) -> list[tuple[Any, ...]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames != HEADER:
-            raise DeclarationFileError(f"header must be {','.join(HEADER)}")
-        return [_parse_row(index, row) for index, row in enumerate(reader, start=2)]
+    return LoadReport(rows=rows, insured=insured, affiliations=affiliations)
 
 
 def load_rows(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> LoadReport:
-    """Upsert in one transaction through COPY; a row for an existing (affiliation, insured, period)
-    replaces it."""
+    """Upsert parsed rows (``HEADER`` order) in one transaction through COPY; a row for an existing
+    (affiliation, insured, period) replaces it."""
     with conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE staged_declarations (affiliation_number text, immatriculation text, cin text, "
-            "nom text, prenoms text, period date, days int, salary numeric(12,2)) ON COMMIT DROP"
-        )
+        _stage(conn, "staged_declarations", on_commit="DROP")
         with conn.cursor().copy(f"COPY staged_declarations ({','.join(HEADER)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        affiliations = conn.execute(
-            "INSERT INTO affiliations (affiliation_number) SELECT DISTINCT affiliation_number "
-            "FROM staged_declarations ON CONFLICT DO NOTHING"
-        ).rowcount
-        insured = conn.execute(
-            "INSERT INTO insured (immatriculation, cin, nom, prenoms) "
-            "SELECT DISTINCT ON (immatriculation) immatriculation, cin, nom, prenoms FROM staged_declarations "
-            "ORDER BY immatriculation, period DESC "
-            "ON CONFLICT (immatriculation) DO UPDATE SET cin = EXCLUDED.cin, nom = EXCLUDED.nom, "
-            "prenoms = EXCLUDED.prenoms"
-        ).rowcount
-        conn.execute(
-            "INSERT INTO declarations (immatriculation, affiliation_number, period, days, salary) "
-            "SELECT DISTINCT ON (immatriculation, period, affiliation_number) immatriculation, "
-            "affiliation_number, period, days, salary FROM staged_declarations "
-            "ON CONFLICT (immatriculation, period, affiliation_number) DO UPDATE "
-            "SET days = EXCLUDED.days, salary = EXCLUDED.salary"
-        )
-    return LoadReport(rows=len(rows), insured=insured, affiliations=affiliations)
+        return merge_staged(conn, "staged_declarations")
+
+
+def load_csv(conn: psycopg.Connection[Any], path: Path, chunk_bytes: int = 1 << 20) -> LoadReport:
+    """Load a declarations CSV in one transaction: Postgres parses and checks it in one COPY (the first
+    bad line is reported with its field), then merges it. Nothing is written when any line is wrong.
+    Salaries round half away from zero to the centime (Postgres numeric); values are trimmed."""
+    with path.open("rb") as handle:
+        header = handle.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+        if header.split(",") != HEADER:
+            raise DeclarationFileError(f"header must be {','.join(HEADER)}")
+        try:
+            with conn.transaction():
+                conn.execute(_CHECKED_CSV)
+                copy_sql = f"COPY staged_csv ({','.join(HEADER)}) FROM STDIN WITH (FORMAT csv)"
+                with conn.cursor().copy(copy_sql) as copy:
+                    while chunk := handle.read(chunk_bytes):
+                        copy.write(chunk)
+                return merge_staged(conn, _CSV_SOURCE)
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise _file_error(exc) from None
 
 
 def contribution_history(
@@ -118,3 +155,16 @@ def contribution_history(
         (immatriculation, window[0], window[-1]),
     ).fetchall()
     return [MonthlyDeclaration(aff, period, days, salary) for aff, period, days, salary in rows]
+
+
+def declared_by(
+    conn: psycopg.Connection[Any], immatriculation: str, affiliation_number: str, job_loss_date: date
+) -> set[date]:
+    """The months of the 36-month window that this affiliation has declared for the insured."""
+    window = months_before(job_loss_date, LONG_WINDOW_MONTHS)
+    rows = conn.execute(
+        "SELECT period FROM declarations WHERE immatriculation = %s AND affiliation_number = %s "
+        "AND period BETWEEN %s AND %s",
+        (immatriculation, affiliation_number, window[0], window[-1]),
+    ).fetchall()
+    return {row[0] for row in rows}

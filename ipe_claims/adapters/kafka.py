@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
@@ -21,15 +22,21 @@ from ipe_claims.settings import TOPIC_PARTITIONS, Settings
 log = structlog.get_logger()
 
 Handler = Callable[[psycopg.Connection[Any], ConsumerRecord], None]
+# What became of one record (TrackedConsumer._handle); an int instead means "seek there".
+HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
+UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
 
 
 class PoisonMessage(Exception):
     """A message that can never be handled: it goes to the dead letters with this reason."""
 
 
-def ensure_topics(bootstrap_servers: str) -> list[str]:
-    """Create the topics with their final partition counts; return those created now."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin")
+def ensure_topics(bootstrap_servers: str, **security: str) -> list[str]:
+    """Create the topics with their final partition counts; return those created now.
+
+    ``security``: ``Settings.kafka_options()`` (TLS/SASL) in production.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
     try:
         existing = set(admin.list_topics())
         missing = [
@@ -43,6 +50,16 @@ def ensure_topics(bootstrap_servers: str) -> list[str]:
         admin.close()
 
 
+def topic_id(bootstrap_servers: str, topic: str, **security: str) -> str | None:
+    """The topic's id (KIP-516): a broker that lost its data and recreated the topic gives a new one."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
+    try:
+        found = admin.describe_topics([topic])
+    finally:
+        admin.close()
+    return str(found[0]["topic_id"]) if found and found[0].get("topic_id") else None
+
+
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
@@ -51,6 +68,10 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "max_in_flight_requests_per_connection": 5,
         "linger_ms": 5,
         "retries": 10,
+        # Never let a send recreate a lost topic with the broker's default partition count: the relay
+        # recreates topics itself, and notices from the new topic id that it must re-publish.
+        "allow_auto_create_topics": False,
+        **settings.kafka_options(),
     }
     options.update(overrides)
     return KafkaProducer(**options)
@@ -90,19 +111,30 @@ class TrackedConsumer:
         self.topics = topics
         self.handler = handler
         self.handled = 0
+        self._topic_ids: Callable[[str], str | None] = lambda _topic: None
+        self._refresh_metadata: Callable[[], object] = lambda: None
+        self._gaps: set[tuple[str, int, int]] = set()
 
-    def _positions(self, conn: psycopg.Connection[Any]) -> dict[TopicPartition, int]:
+    def _positions(self, conn: psycopg.Connection[Any]) -> dict[TopicPartition, int | None]:
+        """Stored positions; None for a partition whose position refers to a log the broker lost."""
         rows = conn.execute(
-            "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = %s",
+            "SELECT topic, partition, next_offset, topic_id FROM consumer_positions WHERE consumer = %s",
             (self.name,),
         ).fetchall()
-        return {TopicPartition(topic, partition): offset for topic, partition, offset in rows}
+        return {
+            TopicPartition(topic, partition): offset if self._same_log(topic, stored) else None
+            for topic, partition, offset, stored in rows
+        }
+
+    def _same_log(self, topic: str, stored_id: str | None) -> bool:
+        current = self._topic_ids(topic)
+        return stored_id is None or current is None or stored_id == current
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self._run(stop)
-            except (psycopg.OperationalError, KafkaError) as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError, PersistenceError, KafkaError) as exc:
                 log.warning("consumer.restart", consumer=self.name, error=type(exc).__name__)
                 stop.wait(1.0)
 
@@ -115,9 +147,19 @@ class TrackedConsumer:
                 client_id=self.name,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",  # also what a position beyond a restarted broker's log falls to
+                allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
                 fetch_max_wait_ms=100,
-                **({"max_poll_records": 200} | self.settings.consumer_timeouts()),
+                **(
+                    {"max_poll_records": 200}
+                    | self.settings.consumer_timeouts()
+                    | self.settings.kafka_options()
+                ),
             )
+            cluster = consumer._client.cluster  # kafka-python exposes topic ids only on its cluster metadata
+            self._topic_ids = lambda topic: (
+                None if cluster.topic_id(topic) is None else str(cluster.topic_id(topic))
+            )
+            self._refresh_metadata = cluster.request_update
             try:
                 self._loop(conn, consumer, stop)
             finally:
@@ -133,8 +175,15 @@ class TrackedConsumer:
             def on_partitions_assigned(self, assigned: Any) -> None:
                 stored = consumer_ref._positions(conn)
                 for tp in assigned:
-                    if tp in stored:
-                        consumer.seek(tp, stored[tp])
+                    if tp not in stored:
+                        continue
+                    offset = stored[tp]
+                    if offset is None:  # the position refers to a log the broker lost
+                        log.warning("consumer.log_replaced", consumer=consumer_ref.name, topic=tp.topic,
+                                    partition=tp.partition)  # fmt: skip
+                        consumer.seek_to_beginning(tp)
+                    else:
+                        consumer.seek(tp, offset)
                 log.info("consumer.assigned", consumer=consumer_ref.name, partitions=len(assigned))
 
         consumer.subscribe(self.topics, listener=SeekToStored())
@@ -144,14 +193,27 @@ class TrackedConsumer:
                 for record in records:
                     if stop.is_set():
                         return
-                    if not self._handle(conn, record):
+                    outcome = self._handle(conn, record)
+                    if outcome is HANDLED:
+                        continue
+                    if outcome is RETRY:
                         consumer.seek(tp, record.offset)  # database trouble: try this record again
                         time.sleep(0.5)
-                        break
+                    elif outcome is START_OVER:
+                        consumer.seek_to_beginning(tp)
+                    else:
+                        consumer.seek(tp, outcome)
+                    break
 
-    def _handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> bool:
+    def _handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
+        """HANDLED, RETRY, START_OVER, or the offset to seek to when the record is not the next one."""
         try:
             with conn.transaction():
+                verdict = self._check_position(conn, record)
+                if verdict is SKIP:
+                    return HANDLED
+                if verdict is not HANDLED:
+                    return verdict
                 self.handler(conn, record)
                 self._advance(conn, record)
         except self.poison as exc:
@@ -169,15 +231,54 @@ class TrackedConsumer:
                 offset=record.offset,
                 error=type(exc).__name__,
             )
-            return False
+            return RETRY
         self.handled += 1
-        return True
+        return HANDLED
+
+    def _check_position(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
+        """The stored position, not the broker's, decides whether this record is the next to handle.
+
+        A record below the position was handled already (a redelivery: SKIP). A record of a log the
+        broker lost and rebuilt (new topic id) means the partition starts over from its beginning. A
+        record beyond the position means the fetch skipped some: seek back to the position, once (a
+        second time it is a real gap, e.g. retention, and the record is taken).
+        """
+        row = conn.execute(
+            "SELECT next_offset, topic_id FROM consumer_positions WHERE consumer = %s AND topic = %s "
+            "AND partition = %s FOR UPDATE",
+            (self.name, record.topic, record.partition),
+        ).fetchone()
+        if self._topic_ids(record.topic) == UNKNOWN_TOPIC_ID:
+            self._refresh_metadata()  # the topic came back after our metadata said it was gone: learn its id
+            return RETRY
+        if row is None:
+            return HANDLED
+        next_offset, stored_id = row
+        if not self._same_log(record.topic, stored_id):
+            log.warning("consumer.log_replaced", consumer=self.name, topic=record.topic,
+                        partition=record.partition, stale_position=next_offset)  # fmt: skip
+            conn.execute(
+                "DELETE FROM consumer_positions WHERE consumer = %s AND topic = %s AND partition = %s",
+                (self.name, record.topic, record.partition),
+            )
+            return START_OVER
+        if record.offset < next_offset:
+            return SKIP
+        if record.offset > next_offset:
+            gap = (record.topic, record.partition, next_offset)
+            if gap not in self._gaps:
+                self._gaps.add(gap)
+                return int(next_offset)
+            log.warning("consumer.gap_accepted", consumer=self.name, topic=record.topic,
+                        partition=record.partition, expected=next_offset, offset=record.offset)  # fmt: skip
+        return HANDLED
 
     def _advance(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
         conn.execute(
-            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-            (self.name, record.topic, record.partition, record.offset + 1),
+            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset, topic_id) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id",
+            (self.name, record.topic, record.partition, record.offset + 1, self._topic_ids(record.topic)),
         )
 
     def _dead_letter(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> None:

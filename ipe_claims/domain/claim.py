@@ -12,7 +12,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ipe_claims.domain.errors import DomainError
-from ipe_claims.domain.rules import REJETE, Decision, benefit_end, ruleset_for
+from ipe_claims.domain.lifecycle import AwaitedDeclaration, InvalidReturnToWork, ReturnToWork
+from ipe_claims.domain.rules import REJETE, VALABLE, Decision, benefit_end, ruleset_for
 
 EN_COURS = "En cours"
 NAMESPACE = uuid.UUID("6f1c2b1e-6a41-4c39-9a0e-3f0b5d1c1e2a")
@@ -58,6 +59,42 @@ class Claim(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Claim)
             aggregate.decision = Decision.from_dict(self.decision)
+            aggregate.awaiting = None
+
+    class AwaitingDeclaration(Aggregate.Event):
+        """The decision waits for the claiming affiliation's declaration of ``month`` (due by ``due``)."""
+
+        affiliation_number: str
+        month: date
+        due: date
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.awaiting = AwaitedDeclaration(self.affiliation_number, self.month, self.due)
+
+    class DeclarationWaitExpired(Aggregate.Event):
+        """Whoever observed that the due date had passed recorded it: the clock enters the log here."""
+
+        month: date
+        observed_on: date
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.awaiting = None
+
+    class ReturnedToWork(Aggregate.Event):
+        return_date: date
+        declared_on: date
+        months_due: int
+        benefit_end: date
+        late_notice: bool
+        declared_by: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.returned = ReturnToWork(
+                self.return_date, self.declared_on, self.months_due, self.benefit_end, self.late_notice
+            )
 
     def __init__(
         self,
@@ -86,6 +123,8 @@ class Claim(Aggregate):
         self.submitted_by = submitted_by
         self.channel = channel
         self.decision: Decision | None = None
+        self.awaiting: AwaitedDeclaration | None = None
+        self.returned: ReturnToWork | None = None
 
     @classmethod
     def submit(cls, claim_id: uuid.UUID, **submitted: Any) -> Claim:
@@ -96,6 +135,30 @@ class Claim(Aggregate):
             raise ClaimAlreadyDecided(f"claim {self.id} is already decided")
         self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by)
 
+    def await_declaration(self, awaited: AwaitedDeclaration) -> None:
+        if self.decision is not None or self.awaiting is not None:
+            raise DomainError(f"claim {self.id} is decided or already waiting")
+        self.trigger_event(
+            self.AwaitingDeclaration,
+            affiliation_number=awaited.affiliation_number, month=awaited.month, due=awaited.due,
+        )  # fmt: skip
+
+    def record_wait_expired(self, observed_on: date) -> None:
+        if self.awaiting is None or observed_on <= self.awaiting.due:
+            raise DomainError(f"claim {self.id} has no wait that expired by {observed_on.isoformat()}")
+        self.trigger_event(self.DeclarationWaitExpired, month=self.awaiting.month, observed_on=observed_on)
+
+    def return_to_work(self, returned: ReturnToWork, declared_by: str) -> None:
+        if self.decision is None or self.decision.situation != VALABLE:
+            raise InvalidReturnToWork("only a valid claim has a benefit to end")
+        if self.returned is not None:
+            raise InvalidReturnToWork("the return to work is already recorded")
+        self.trigger_event(
+            self.ReturnedToWork, return_date=returned.return_date, declared_on=returned.declared_on,
+            months_due=returned.months_due, benefit_end=returned.benefit_end, late_notice=returned.late_notice,
+            declared_by=declared_by,
+        )  # fmt: skip
+
     @property
     def situation(self) -> str:
         return self.decision.situation if self.decision else EN_COURS
@@ -104,6 +167,8 @@ class Claim(Aggregate):
         """Open from submission until rejected, or until its benefit period has ended."""
         if self.decision is not None and self.decision.situation == REJETE:
             return False
+        if self.returned is not None:
+            return day <= self.returned.benefit_end
         months = self.decision.duration_months if self.decision else None
         return day <= benefit_end(
             self.job_loss_date, months or ruleset_for(self.job_loss_date).duration_months

@@ -59,6 +59,12 @@ class RuleSet:
     replacement_rate: Decimal
     duration_months: int
     involuntary_motifs: frozenset[str]
+    # Employers declare month M by this day of month M+1; a claim waits for a month not yet overdue.
+    declaration_deadline_day: int = 10
+    # The insured declares a return to work within this many days (form 310-1-26 says 8; the article 7).
+    return_notice_days: int = 8
+    # A fixed monthly cap instead of the SMIG in force: only policy simulations set it.
+    monthly_cap: Decimal | None = None
 
 
 # Sorted by effective_from. The first also judges losses before the scheme, so they can be rejected.
@@ -338,9 +344,14 @@ class Decision:
         )
 
 
-def decide(facts: ClaimFacts, history: Sequence[MonthlyDeclaration]) -> Decision:
-    """Evaluate every rule in force at the loss; the rejection is the first failure in REJECTION_ORDER."""
-    ruleset = ruleset_for(facts.job_loss_date)
+def decide(
+    facts: ClaimFacts, history: Sequence[MonthlyDeclaration], ruleset: RuleSet | None = None
+) -> Decision:
+    """Evaluate every rule in force at the loss; the rejection is the first failure in REJECTION_ORDER.
+
+    ``ruleset`` replaces the rules in force only for a policy simulation, never for a real decision.
+    """
+    ruleset = ruleset or ruleset_for(facts.job_loss_date)
     window = months_before(facts.job_loss_date, LONG_WINDOW_MONTHS)
     days = days_by_month(history, max_days_per_month=ruleset.max_days_per_month)
     days_36 = sum(days.get(month, 0) for month in window)
@@ -382,7 +393,7 @@ def decide(facts: ClaimFacts, history: Sequence[MonthlyDeclaration]) -> Decision
         None,
         None,
         reference,
-        benefit_amount(reference, smig, ruleset.replacement_rate),
+        benefit_amount(reference, ruleset.monthly_cap or smig, ruleset.replacement_rate),
         ruleset.duration_months,
         smig,
         days_36,

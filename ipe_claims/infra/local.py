@@ -173,12 +173,13 @@ class LocalPostgres:
             if not exists:
                 conn.execute(f"CREATE DATABASE {DB_NAME}")
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``mode="immediate"`` is a crash as clients see it (recovery on next start)."""
         data = self.data_dir
         if not (data / "postmaster.pid").exists():
             return
         subprocess.run(
-            _as_pg_user([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            _as_pg_user([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"]),
             check=False,
             capture_output=True,
         )

@@ -27,6 +27,9 @@ SERVICES = {
     "relay": "services.claim_intake.relay",
     "projector": "services.eligibility_projector",
     "notifier": "services.notifier",
+    "ingress": "services.claim_intake.ingress",
+    "declarations": "services.eligibility_projector.declarations",
+    "sealer": "ipe_claims.audit.seal",  # tamper evidence: seals new events every 5 s
 }
 MAX_BACKOFF = 30.0
 
@@ -96,6 +99,7 @@ class Supervisor:
     postgres: LocalPostgres | None = None
     broker: LocalBroker | None = None
     children: dict[str, Child] = field(default_factory=dict)
+    infra_restarts: dict[str, int] = field(default_factory=lambda: {"postgres": 0, "broker": 0})
 
     def prepare(self) -> None:
         """Infrastructure, schema, topics and demo data: everything the services expect to find."""
@@ -123,7 +127,7 @@ class Supervisor:
         make_app(
             settings, create_tables=True
         ).close()  # creates the event store's tables once, before the services race to
-        ensure_topics(settings.kafka_bootstrap_servers)
+        ensure_topics(settings.kafka_bootstrap_servers, **settings.kafka_options())
         # Demo accounts have published passwords: only a local database gets them, unless asked.
         wants_demo = self.postgres is not None or self.env.get("IPE_DEMO_DATA") == "1"
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -143,8 +147,22 @@ class Supervisor:
         log.close()
         child.started_at = time.monotonic()
 
+    def revive_infrastructure(self) -> None:
+        """Restart a local broker or Postgres that died, on the same port (the broker comes back empty)."""
+        if self.broker and self.broker.process and self.broker.process.poll() is not None:
+            self.broker.process = None
+            self.broker.start()
+            self.infra_restarts["broker"] += 1
+        if self.postgres and not pid_alive(self.postgres.pid()):
+            try:
+                self.postgres.start()
+            except (subprocess.CalledProcessError, psycopg.OperationalError):
+                return  # e.g. the old server's memory not yet released: next tick tries again
+            self.infra_restarts["postgres"] += 1
+
     def tick(self) -> None:
         """Start what should run; restart what died, waiting longer after each quick death."""
+        self.revive_infrastructure()
         now = time.monotonic()
         for child in self.children.values():
             if child.process is not None and child.process.poll() is None:
@@ -171,10 +189,12 @@ class Supervisor:
                 "local": self.postgres is not None,
                 "data_dir": str(self.postgres.data_dir) if self.postgres else None,
                 "pid": self.postgres.pid() if self.postgres else None,
+                "restarts": self.infra_restarts["postgres"],
             },
             "broker": {
                 "local": self.broker is not None,
                 "pid": self.broker.process.pid if self.broker and self.broker.process else None,
+                "restarts": self.infra_restarts["broker"],
             },
             "services": {
                 name: {

@@ -14,10 +14,16 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.group_commit import GroupCommit
 from ipe_claims.settings import Settings
 from services.claim_intake import errors
 from services.claim_intake.deps import DecimalJSONResponse
-from services.claim_intake.routes import auth, claims, reference
+from services.claim_intake.edge import Edge
+from services.claim_intake.routes import audit as audit_routes
+from services.claim_intake.routes import auth, claims, decisions, history, reference
+from services.claim_intake.routes import health as health_route
+from services.claim_intake.routes import metrics as metrics_route
+from services.claim_intake.routes import notifications as notifications_route
 
 
 def create_app(settings: Settings, store: ClaimsApplication | None = None) -> FastAPI:
@@ -28,17 +34,25 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
             from ipe_claims.bootstrap import make_app
 
             app.state.store = make_app(settings)
+        app.state.committer = GroupCommit(app.state.store)
         yield
         app.state.pool.close()
 
     app = FastAPI(title="ipe-claims intake", version="1", lifespan=lifespan,
-                  default_response_class=DecimalJSONResponse)  # fmt: skip
+                  default_response_class=DecimalJSONResponse, responses=errors.ANY_ROUTE)  # fmt: skip
     app.state.settings = settings
     app.state.store = store
-    app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=10, open=False,
+    app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,
                                     kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
     errors.install(app)
+    app.add_middleware(Edge)  # request id, body limit, metrics, one log line per request
+    app.include_router(health_route.router)
     app.include_router(auth.router)
     app.include_router(reference.router)
+    app.include_router(history.router)
+    app.include_router(metrics_route.router)
     app.include_router(claims.router)
+    app.include_router(notifications_route.router)
+    app.include_router(decisions.router)
+    app.include_router(audit_routes.router)
     return app

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from ipe_claims.adapters.accounts import Principal, principal_for_token
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
-from services.claim_intake import errors
+from services.claim_intake import errors, limits
 
 
 class DecimalJSONResponse(JSONResponse):
@@ -49,7 +49,9 @@ Store = Annotated[ClaimsApplication, Depends(_store)]
 Config = Annotated[Settings, Depends(_settings)]
 
 
-def _principal(conn: Db, authorization: Annotated[str | None, Header()] = None) -> Principal:
+def _principal(
+    conn: Db, settings: Config, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise errors.unauthorized()
@@ -57,6 +59,9 @@ def _principal(conn: Db, authorization: Annotated[str | None, Header()] = None) 
     if found is None:
         raise errors.unauthorized()
     structlog.contextvars.bind_contextvars(account=found.username)
+    retry_after = limits.over_limit(conn, found.username, settings.rate_limit_per_minute)
+    if retry_after:
+        raise errors.rate_limited(retry_after)
     return found
 
 
@@ -70,6 +75,20 @@ def _employer(caller: Caller) -> Principal:
 
 
 Employer = Annotated[Principal, Depends(_employer)]
+
+
+def _claim_reader(caller: Caller) -> Principal:
+    """Who reads claims and their personal data: employers (their own) and auditors (all)."""
+    if caller.role not in ("employer", "auditor"):
+        raise errors.forbidden()
+    return caller
+
+
+ClaimReader = Annotated[Principal, Depends(_claim_reader)]
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
 
 
 def may_read_claim(caller: Principal, affiliation_number: str) -> bool:

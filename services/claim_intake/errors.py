@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ipe_claims.intake import Refusal, not_found
@@ -16,6 +17,53 @@ __all__ = ["ApiError", "Refusal", "error_response", "forbidden", "install", "not
 
 
 ApiError = Refusal  # the HTTP name of the intake's refusal
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message_fr: str
+    message_ar: str
+    field: str | None
+
+
+class ErrorBody(BaseModel):
+    """The one body of every refusal (documented in the OpenAPI for every status we answer with)."""
+
+    error: ErrorDetail
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, all with the error body."""
+    return {status: {"model": ErrorBody, "description": _STATUS_TEXT[status]} for status in statuses}
+
+
+_STATUS_TEXT = {400: "Malformed request", 401: "No or bad token", 403: "Role not allowed",
+                404: "Not found or not yours", 405: "Method not allowed", 409: "Conflict",
+                413: "Body too large", 422: "Breaks a rule", 429: "Too many requests"}  # fmt: skip
+# What any route may answer: the transport limits (413, 429) and the framework's own refusals.
+COMMON = documented(400, 413, 422, 429)
+AUTHENTICATED = documented(400, 401, 403, 413, 422, 429)
+# Every route, documented once on the app: the error body for whatever a route may answer.
+ANY_ROUTE = documented(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"Corps de requête trop volumineux (au plus {limit} octets).",
+                    f"محتوى الطلب كبير جدا (على الأكثر {limit} بايت).")  # fmt: skip
+
+
+def rate_limited(retry_after: int) -> ApiError:
+    return ApiError(429, "rate_limited", "Trop de requêtes ; réessayez plus tard.",
+                    "طلبات كثيرة جدا؛ أعيدوا المحاولة لاحقا.", headers={"Retry-After": str(retry_after)})  # fmt: skip
+
+
+def internal_error() -> ApiError:
+    return ApiError(
+        500,
+        "internal_error",
+        "Erreur interne ; la demande n'a pas été enregistrée si elle n'a pas reçu de réponse 201.",
+        "خطأ داخلي.",
+    )
 
 
 def error_response(refusal: Refusal) -> JSONResponse:
@@ -79,14 +127,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         structlog.get_logger().exception("api.unexpected_error", error=type(exc).__name__)
-        return error_response(
-            ApiError(
-                500,
-                "internal_error",
-                "Erreur interne ; la demande n'a pas été enregistrée si elle n'a pas reçu de réponse 201.",
-                "خطأ داخلي.",
-            )
-        )
+        return error_response(internal_error())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,12 +14,13 @@ from typing import Any
 
 import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import to_message
-from ipe_claims.adapters.kafka import ensure_topics, make_producer
+from ipe_claims.adapters.kafka import ensure_topics, make_producer, topic_id
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
@@ -52,9 +53,25 @@ class Relay:
         )
 
     def _check_topics(self, conn: psycopg.Connection[Any]) -> None:
-        if CLAIM_EVENTS_TOPIC in ensure_topics(self.settings.kafka_bootstrap_servers):
-            log.warning("relay.republish", reason="claim-events topic was missing")
+        """Recreate lost topics; re-publish everything when the topic is not the one we published to.
+
+        The topic id tells, even when someone else recreated the topic first (``ipe up``, a client with
+        auto-creation): a new id is a new, empty log.
+        """
+        servers, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_options()
+        created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, **security)
+        current = topic_id(servers, CLAIM_EVENTS_TOPIC, **security)
+        row = conn.execute("SELECT topic_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)).fetchone()
+        published_to = row[0] if row else None
+        if created or (published_to and current and published_to != current):
+            log.warning("relay.republish", reason="claim-events topic was missing or replaced")
             self._set_position(conn, 0)
+        if current and current != published_to:
+            conn.execute(
+                "INSERT INTO relay_positions (relay, last_notification_id, topic_id) VALUES (%s, 0, %s) "
+                "ON CONFLICT (relay) DO UPDATE SET topic_id = EXCLUDED.topic_id",
+                (RELAY_NAME, current),
+            )
         self._topics_checked_at = time.monotonic()
 
     def publish_batch(self, conn: psycopg.Connection[Any]) -> int:
@@ -65,7 +82,8 @@ class Relay:
         if not notifications:
             return 0
         if self._producer is None:
-            self._producer = make_producer(self.settings)
+            # A send to a lost topic fails fast, so the relay checks the topics again soon.
+            self._producer = make_producer(self.settings, max_block_ms=10_000)
         futures = []
         for notification in notifications:
             message = to_message(self.codec, self.app.to_event(notification))
@@ -92,7 +110,7 @@ class Relay:
                     while not stop.is_set():
                         if self.publish_batch(conn) == 0:
                             stop.wait(0.05)
-            except (KafkaError, psycopg.OperationalError) as exc:
+            except (KafkaError, psycopg.OperationalError, PersistenceError) as exc:
                 # e.g. UnknownProducerIdError after a broker restart: start a fresh producer session.
                 log.warning("relay.retry", error=type(exc).__name__)
                 self._reset_producer()

@@ -1,5 +1,7 @@
 """Run the eligibility projector: ``python -m services.eligibility_projector``."""
 
+import threading
+
 from ipe_claims.adapters.avro import AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.bootstrap import bootstrap, run_until_signalled
@@ -13,7 +15,14 @@ def main() -> None:
     consumer = TrackedConsumer(
         wiring.settings, CONSUMER_NAME, [CLAIM_EVENTS_TOPIC], projector.handle, poison=(AvroDecodeError,)
     )
-    run_until_signalled(consumer.run)
+
+    def run(stop: threading.Event) -> None:
+        sweeps = threading.Thread(target=projector.run_sweeps, args=(wiring.settings.database_url, stop))
+        sweeps.start()
+        consumer.run(stop)
+        sweeps.join()
+
+    run_until_signalled(run)
 
 
 if __name__ == "__main__":

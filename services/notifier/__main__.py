@@ -1,20 +1,47 @@
-"""Run the notifier: ``python -m services.notifier``."""
+"""Run the notifier: ``python -m services.notifier``.
+
+Three loops in one process: the Kafka consumer that requests messages, the sender that delivers them,
+and the projection that keeps the delivery log in step with the store.
+"""
+
+import threading
+
+import structlog
 
 from ipe_claims.adapters.avro import AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.bootstrap import bootstrap, run_until_signalled
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC
+from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import CONSUMER_NAME, Notifier
+from services.notifier.projection import DeliveryProjection
+from services.notifier.sender import Sender
 
 
 def main() -> None:
     wiring = bootstrap("notifier")
-    notifier = Notifier(wiring.app, wiring.codec, MessageRenderer())
+    config = NotifierConfig.from_env()
+    renderer = MessageRenderer()
+    notifier = Notifier(wiring.app, wiring.codec, renderer, config.message_id_domain)
     consumer = TrackedConsumer(
         wiring.settings, CONSUMER_NAME, [CLAIM_EVENTS_TOPIC], notifier.handle, poison=(AvroDecodeError,)
     )
-    run_until_signalled(consumer.run)
+    sender = Sender(wiring.settings, wiring.app, renderer, config)
+    projection = DeliveryProjection(wiring.settings, wiring.app)
+    structlog.get_logger().info("notifier.channels", configured=sender.channels)
+
+    def run(stop: threading.Event) -> None:
+        threads = [
+            threading.Thread(target=loop, args=(stop,), daemon=True) for loop in (sender.run, projection.run)
+        ]
+        for thread in threads:
+            thread.start()
+        consumer.run(stop)
+        for thread in threads:
+            thread.join(timeout=30)
+
+    run_until_signalled(run)
 
 
 if __name__ == "__main__":

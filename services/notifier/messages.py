@@ -1,4 +1,6 @@
-"""Renders the French and Arabic messages to the insured from template files (first line = subject)."""
+"""Renders the French and Arabic messages to the insured from template files (first line = subject),
+and lays them out for each channel: a bilingual email (plain text + HTML, the Arabic part right-to-left)
+and a short bilingual SMS. The worker's language comes first."""
 
 from __future__ import annotations
 
@@ -9,13 +11,44 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 TEMPLATES = Path(__file__).parent / "templates"
-KINDS = ("deposited", "valid", "rejected")
+KINDS = ("deposited", "valid", "rejected", "benefit_ended")
+LANGUAGES = ("fr", "ar")
+_DIRECTION = {"fr": "ltr", "ar": "rtl"}
 
 
 @dataclass(frozen=True)
 class Rendered:
     subject: str
     body: str
+
+
+@dataclass(frozen=True)
+class Texts:
+    """What the notifier stored for one claim event: subject and body in both languages."""
+
+    subject_fr: str
+    body_fr: str
+    subject_ar: str
+    body_ar: str
+    claim_id: str
+
+    def of(self, language: str) -> Rendered:
+        return (
+            Rendered(self.subject_ar, self.body_ar)
+            if language == "ar"
+            else Rendered(self.subject_fr, self.body_fr)
+        )
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+    html: str
+
+
+def _ordered(language: str) -> tuple[str, str]:
+    return ("ar", "fr") if language == "ar" else ("fr", "ar")
 
 
 class MessageRenderer:
@@ -27,8 +60,44 @@ class MessageRenderer:
             autoescape=False,
             keep_trailing_newline=True,
         )
+        self.html = Environment(
+            loader=FileSystemLoader(templates), undefined=StrictUndefined, autoescape=True
+        )
 
     def render(self, kind: str, language: str, context: dict[str, Any]) -> Rendered:
         text = self.env.get_template(f"{kind}.{language}.j2").render(context)
         subject, _, body = text.partition("\n")
-        return Rendered(subject.strip(), body.strip() + "\n")
+        return Rendered(subject.strip(), _tidy(body))
+
+    def email(self, texts: Texts, language: str) -> EmailContent:
+        first, second = (texts.of(lang) for lang in _ordered(language))
+        sections = [
+            {
+                "lang": lang,
+                "dir": _DIRECTION[lang],
+                "subject": texts.of(lang).subject,
+                "paragraphs": [p.split("\n") for p in texts.of(lang).body.strip().split("\n\n")],
+            }
+            for lang in _ordered(language)
+        ]
+        html = self.html.get_template("email.html.j2").render(
+            sections=sections, title=first.subject, claim_id=texts.claim_id
+        )
+        text = f"{first.subject}\n\n{first.body}\n----------\n\n{second.subject}\n\n{second.body}"
+        return EmailContent(f"{first.subject} / {second.subject}", text, html)
+
+    def sms(self, texts: Texts, language: str) -> str:
+        first, second = (texts.of(lang).subject for lang in _ordered(language))
+        rendered = self.env.get_template("sms.txt.j2").render(
+            first=first, second=second, reference=texts.claim_id[:8]
+        )
+        return rendered.strip()
+
+
+def _tidy(body: str) -> str:
+    """No run of blank lines (left by optional blocks), one final newline."""
+    lines: list[str] = []
+    for line in body.strip().split("\n"):
+        if line.strip() or (lines and lines[-1].strip()):
+            lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"

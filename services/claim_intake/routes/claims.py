@@ -1,28 +1,27 @@
-"""Claims: the confirmation preview, submission, the history table, one claim, its notifications."""
+"""Claims: the confirmation preview, submission, one claim (the history table is in
+``history.py``)."""
 
-import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.application import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
-from services.claim_intake import errors
+from services.claim_intake import access_log, errors, metrics
 from services.claim_intake.deps import (
     Caller,
     Db,
     DecimalJSONResponse,
     Employer,
     Store,
-    claim_affiliation,
     may_read_claim,
     parse_uuid,
+    request_id,
 )  # fmt: skip
-from services.claim_intake.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/claims")
 log = structlog.get_logger()
@@ -31,6 +30,34 @@ CLAIM_COLUMNS = (
     "claim_id, immatriculation, cin, nom, prenoms, affiliation_number, motif_code, motif_label, "
     "job_loss_date, situation, situation_date, rejection_code, rejection_reason, monthly_amount, duration_months"
 )
+
+
+class ClaimOut(BaseModel):
+    """One row of the portal's history table (documentation of the JSON the routes write themselves)."""
+
+    claim_id: str
+    immatriculation: str
+    cin: str
+    nom: str
+    prenoms: str
+    affiliation_number: str
+    motif_code: str
+    motif_label: str
+    job_loss_date: date
+    situation: str
+    situation_date: date
+    rejection_code: str | None
+    rejection_reason: str | None
+    monthly_amount: float | None  # a JSON number with its two decimals
+    duration_months: int | None
+
+
+class Preview(BaseModel):
+    assure: str
+    immatriculation: str
+    motif_code: str
+    motif_label: str
+    job_loss_date: date
 
 
 class ClaimRequest(BaseModel):
@@ -52,76 +79,43 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
             "situation_date": row["situation_date"].isoformat()}  # fmt: skip
 
 
-@router.post("/preview")
-def preview(body: ClaimRequest, caller: Employer, conn: Db) -> dict[str, Any]:
+@router.post("/preview", response_model=Preview, responses=errors.AUTHENTICATED | errors.documented(404))
+def preview(body: ClaimRequest, caller: Employer, conn: Db, request: Request) -> dict[str, Any]:
     """What the portal's confirmation dialog shows; creates nothing."""
     facts = _facts(body, caller, conn)
+    access_log.record(conn, caller, "claim.preview", [facts], request_id(request))
     return {"assure": f"{facts['prenoms']} {facts['nom']}", "immatriculation": facts["immatriculation"],
             "motif_code": facts["motif_code"], "motif_label": MOTIFS[facts["motif_code"]].label_fr,
             "job_loss_date": facts["job_loss_date"].isoformat()}  # fmt: skip
 
 
-@router.post("", status_code=201)
-def submit(body: ClaimRequest, caller: Employer, conn: Db, store: Store,
+@router.post("", status_code=201, response_model=ClaimOut,
+             responses=errors.AUTHENTICATED | errors.documented(404, 409))  # fmt: skip
+def submit(body: ClaimRequest, caller: Employer, conn: Db, store: Store, request: Request,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> DecimalJSONResponse:  # fmt: skip
-    facts = _facts(body, caller, conn)
-    claim_id = intake.claim_id_for(caller.username, idempotency_key)
-    claim = intake.submit(store, claim_id, facts, caller.username, "http", datetime.now(UTC))
+    """File a claim. The same Idempotency-Key and body give the first answer again, whatever followed."""
+    now = datetime.now(UTC)
+    try:
+        facts = _facts(body, caller, conn)
+        claim_id = intake.claim_id_for(caller.username, idempotency_key)
+        claim = intake.submit(
+            store, claim_id, facts, caller.username, "http", now, request.app.state.committer
+        )
+    except errors.Refusal as refusal:
+        metrics.SUBMISSIONS.labels("http", refusal.code).inc()
+        raise
+    metrics.SUBMISSIONS.labels("http", "accepted" if claim.filed_at == now else "replayed").inc()
+    access_log.record(conn, caller, "claim.submit", [facts | {"claim_id": claim.id}], request_id(request))
     log.info("claim.submitted", claim_id=str(claim.id), channel="http")
     return DecimalJSONResponse(intake.claim_row(claim), status_code=201)
 
 
-def _cursor(value: str | None) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ApiError(400, "invalid_cursor", "Curseur invalide.", "مؤشر غير صالح.", "cursor") from None
-
-
-@router.get("")
-def list_claims(caller: Caller, conn: Db, affiliation_number: str | None = None, situation: str | None = None,
-                cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> DecimalJSONResponse:  # fmt: skip
-    if caller.role not in ("employer", "auditor"):
-        raise errors.forbidden()
-    scope = None if caller.role == "auditor" else sorted(caller.affiliations)
-    rows = conn.execute(
-        f"SELECT {CLAIM_COLUMNS} FROM claims WHERE (%(scope)s::text[] IS NULL "
-        "OR affiliation_number = ANY(%(scope)s)) AND (%(aff)s::text IS NULL OR affiliation_number = %(aff)s) "
-        "AND (%(sit)s::text IS NULL OR situation = %(sit)s) AND (%(after)s::uuid IS NULL OR claim_id > %(after)s) "
-        "ORDER BY claim_id LIMIT %(limit)s",
-        {
-            "scope": scope,
-            "aff": affiliation_number,
-            "sit": situation,
-            "after": _cursor(cursor),
-            "limit": limit + 1,
-        },
-    ).fetchall()
-    items = [_row(row) for row in rows[:limit]]
-    return DecimalJSONResponse(
-        {"items": items, "next_cursor": items[-1]["claim_id"] if len(rows) > limit else None}
-    )
-
-
-@router.get("/{claim_id}")
-def get_claim(claim_id: str, caller: Caller, conn: Db) -> DecimalJSONResponse:
+@router.get("/{claim_id}", response_model=ClaimOut, responses=errors.AUTHENTICATED | errors.documented(404))
+def get_claim(claim_id: str, caller: Caller, conn: Db, request: Request) -> DecimalJSONResponse:
     row = conn.execute(
         f"SELECT {CLAIM_COLUMNS} FROM claims WHERE claim_id = %s", (parse_uuid(claim_id),)
     ).fetchone()
     if row is None or not may_read_claim(caller, row["affiliation_number"]):
         raise errors.not_found()
+    access_log.record(conn, caller, "claim.read", [row], request_id(request))
     return DecimalJSONResponse(_row(row))
-
-
-@router.get("/{claim_id}/notifications")
-def notifications(claim_id: str, caller: Caller, conn: Db) -> list[dict[str, Any]]:
-    found = conn.execute(
-        "SELECT event_id AS message_id, kind, channel, status, subject_fr, subject_ar, created_at "
-        "FROM notifications WHERE claim_id = %s ORDER BY created_at, event_id",
-        (claim_affiliation(conn, caller, claim_id),),
-    ).fetchall()
-    return [
-        {**n, "message_id": str(n["message_id"]), "created_at": n["created_at"].isoformat()} for n in found
-    ]

@@ -1,0 +1,158 @@
+"""The system under benchmark: its own Postgres and broker in a temporary folder, the real service
+processes (``python -m …`` with the environment ``ipe up`` gives them), and a sampler of their memory
+and CPU from /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ipe_claims.adapters.kafka import ensure_topics
+from ipe_claims.adapters.migrations import migrate
+from ipe_claims.bootstrap import make_app
+from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port, wait_for_port
+from ipe_claims.infra.supervisor import SERVICES
+from ipe_claims.settings import REPO_ROOT, Settings
+
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") / 1024
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_KB / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+@dataclass
+class Memory:
+    """Resident size of each service over the run: peak, first and last sample (flat = last ≈ first)."""
+
+    peak: dict[str, float] = field(default_factory=dict)
+    first: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+
+    def sample(self, name: str, mb: float) -> None:
+        self.peak[name] = max(self.peak.get(name, 0.0), mb)
+        self.first.setdefault(name, mb)
+        self.last[name] = mb
+
+    def report(self) -> dict[str, dict[str, float]]:
+        return {name: {"peak_rss_mb": round(self.peak[name], 1), "first_rss_mb": round(self.first[name], 1),
+                       "last_rss_mb": round(self.last[name], 1)} for name in sorted(self.peak)}  # fmt: skip
+
+
+class System:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.logs = home / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.postgres = LocalPostgres(home, free_port())
+        self.broker = LocalBroker(self.logs, free_port())
+        self.http_port = free_port()
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.memory = Memory()
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self.settings: Settings
+
+    def start(self) -> Settings:
+        self.postgres.start()
+        self.broker.start()
+        self.settings = Settings(
+            database_url=self.postgres.url,
+            kafka_bootstrap_servers=self.broker.bootstrap_servers,
+            home=self.home,
+            http_port=self.http_port,
+            kafka_fast_groups=True,
+        )
+        migrate(self.settings.database_url)
+        make_app(self.settings, create_tables=True).close()
+        ensure_topics(self.settings.kafka_bootstrap_servers)
+        self._sampler.start()
+        return self.settings
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the supervisor gives its children, plus a rate limit out of the benchmark's way."""
+        return dict(os.environ) | {
+            "DATABASE_URL": self.settings.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "IPE_KAFKA_FAST_GROUPS": "1",
+            "IPE_HOME": str(self.home),
+            "IPE_HTTP_PORT": str(self.http_port),
+            "IPE_RATE_LIMIT_PER_MINUTE": str(10**9),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+
+    def run(self, name: str, service: str | None = None) -> None:
+        """Start service ``service`` (a key of the supervisor's SERVICES) as process ``name``."""
+        module = SERVICES[service or name]
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=REPO_ROOT,
+            )  # fmt: skip
+        if (service or name) == "api":
+            wait_for_port(self.http_port, timeout=60)
+
+    def halt(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(process.pid) for name, process in self.processes.items()}
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            for name, process in list(self.processes.items()):
+                if process.poll() is None and (mb := rss_mb(process.pid)) is not None:
+                    self.memory.sample(name.split("#")[0], mb)
+
+    def died(self) -> list[str]:
+        return [name for name, process in self.processes.items() if process.poll() is not None]
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.settings.database_url, autocommit=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for name in list(self.processes):
+            self.halt(name)
+        self.broker.stop()
+        self.postgres.discard()
+
+
+def wait_until(probe: Any, timeout: float, what: str, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"benchmark: timed out after {timeout:.0f}s waiting for {what}")

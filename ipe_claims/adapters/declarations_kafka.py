@@ -1,0 +1,337 @@
+"""Monthly declarations arriving on ``cnss.declarations``: publish them, and consume them in batches.
+
+A declaration line is tiny and arrives by the million each month, so one transaction per record (what
+``TrackedConsumer`` does for claims) would be bound by commits. This consumer takes what one poll
+returns, across partitions, and in ONE transaction: skips records below each partition's stored
+position (a redelivery), dead-letters the lines it cannot read or that break a rule (with the reason),
+COPYs the others into a temporary table, merges them the way a CSV load does, and stores the new
+positions. A crash anywhere rolls the whole batch back; the merge is keyed by (insured, month,
+affiliation), so a replay of the log rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import psycopg
+import structlog
+from fastavro import parse_schema, schemaless_reader
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
+from ipe_claims.adapters.declarations import HEADER, LoadReport, merge_staged
+from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
+
+log = structlog.get_logger()
+CONSUMER_NAME = "ipe-declarations"
+SCHEMA = "MonthlyDeclaration"
+BATCH_RECORDS = 2000  # one poll, one transaction; well within max_poll_interval at thousands of rows/s
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_EPOCH = date(1970, 1, 1).toordinal()
+# Lines are staged as Avro carries them (period: days since 1970-01-01, salary: centimes) and converted
+# by Postgres during the merge: decoding without fastavro's logical types halves the per-line cost.
+_STAGED = "incoming_declarations"
+_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (seq bigint GENERATED ALWAYS AS IDENTITY, affiliation_number text, "
+    "immatriculation text, cin text, nom text, prenoms text, period int, days int, salary bigint) "
+    "ON COMMIT DELETE ROWS"
+)
+_SOURCE = (
+    f"(SELECT seq, affiliation_number, immatriculation, cin, nom, prenoms, date '1970-01-01' + period AS period, "
+    f"days, salary * 0.01 AS salary FROM {_STAGED}) AS {_STAGED}"
+)
+
+
+Line = tuple[ConsumerRecord, "tuple[Any, ...] | None", "str | None"]  # record, row to stage, or why not
+Prepared = dict[TopicPartition, list[Line]]
+
+
+class InvalidLine(ValueError):
+    """A declaration line that breaks a rule of the contribution history; it is dead-lettered."""
+
+
+def to_record(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row in ``HEADER`` order (as ``load_rows`` takes it) as a MonthlyDeclaration record."""
+    return dict(zip(HEADER, row, strict=True))
+
+
+def publish(producer: KafkaProducer, codec: AvroCodec, rows: Iterable[tuple[Any, ...]]) -> int:
+    """Send declaration rows (``HEADER`` order) keyed by immatriculation; return how many were sent."""
+    sent = 0
+    for row in rows:
+        record = to_record(row)
+        producer.send(DECLARATIONS_TOPIC, key=record["immatriculation"].encode(),
+                      value=codec.encode(SCHEMA, record))  # fmt: skip
+        sent += 1
+    producer.flush()
+    return sent
+
+
+def checked(record: dict[str, Any]) -> tuple[Any, ...]:
+    """The row to stage from a record as Avro carries it (period in days since 1970-01-01, salary as the
+    decimal's unscaled bytes), or InvalidLine with the field and reason (the CSV loader's rules)."""
+    for key in ("affiliation_number", "immatriculation"):
+        if not _DIGITS.match(record[key]):
+            raise InvalidLine(f"{key}: must be digits")
+    for key in ("cin", "nom", "prenoms"):
+        if not record[key].strip() or "\x00" in record[key]:
+            raise InvalidLine(f"{key}: is empty or not text")
+    try:
+        first_day = date.fromordinal(_EPOCH + record["period"]).day == 1
+    except (ValueError, OverflowError):
+        first_day = False
+    if not first_day:
+        raise InvalidLine("period: must be the first day of a month")
+    if not 0 <= record["days"] <= 31:
+        raise InvalidLine("days: must be between 0 and 31")
+    centimes = int.from_bytes(record["salary"], "big", signed=True)
+    if not 0 <= centimes < 10**12:
+        raise InvalidLine("salary: must be a non-negative amount")
+    return (*(record[key] for key in HEADER[:5]), record["period"], record["days"], centimes)
+
+
+class DeclarationsConsumer(TrackedConsumer):
+    """A consumer-group member over ``cnss.declarations``, one transaction per poll."""
+
+    def __init__(self, settings: Settings, codec: AvroCodec, name: str = CONSUMER_NAME) -> None:
+        super().__init__(settings, name, [DECLARATIONS_TOPIC], handler=lambda _conn, _record: None)
+        self.codec = codec
+        latest = codec.latest[SCHEMA]
+        self._fingerprint = latest.fingerprint
+        self._plain = parse_schema(_without_logical_types(latest.schema), _write_hint=False)
+        self.rows = 0  # declaration lines merged by this process (not counting redeliveries)
+
+    def _run(self, stop: threading.Event) -> None:
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                group_id=self.name,
+                client_id=self.name,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                allow_auto_create_topics=False,
+                fetch_max_wait_ms=100,
+                max_partition_fetch_bytes=4 << 20,
+                **(
+                    self.settings.consumer_timeouts()
+                    | {"max_poll_records": BATCH_RECORDS}
+                    | self.settings.kafka_options()
+                ),
+            )
+            cluster = consumer._client.cluster
+            self._topic_ids = lambda topic: str(cluster.topic_id(topic) or "") or None
+            writer = _Writer(self)
+            try:
+                self._loop(conn, consumer, writer, stop)
+            finally:
+                writer.close()
+                consumer.close(autocommit=False)
+
+    def _loop(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, writer: _Writer,
+              stop: threading.Event) -> None:  # fmt: skip
+        """Poll and decode here while the writer thread merges the previous batch (the database works
+        on the other core meanwhile). A rebalance first lets the writer finish, then seeks to the
+        positions it stored."""
+        member = self
+
+        class SeekToStored(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                writer.drain()
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                writer.drain()
+                member._seek_to_stored(conn, consumer, assigned)
+
+        consumer.subscribe(self.topics, listener=SeekToStored())
+        while not stop.is_set():
+            batch = consumer.poll(timeout_ms=200)
+            if batch:
+                writer.submit(self.prepare(batch))
+            if replaced := writer.replaced():
+                writer.drain()
+                self._seek_to_stored(conn, consumer, replaced)
+
+    def _seek_to_stored(
+        self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, partitions: Any
+    ) -> None:
+        stored = self._positions(conn)
+        for tp in partitions:
+            if tp in stored:
+                offset = stored[tp]
+                if offset is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+
+    def prepare(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> Prepared:
+        """Decode and check every line of a poll (no database): per partition, (offset, row or reason)."""
+        prepared: Prepared = {}
+        for tp, records in batch.items():
+            lines = prepared[tp] = []
+            for record in records:
+                try:
+                    lines.append((record, checked(self._plain_record(record.value)), None))
+                except (AvroDecodeError, InvalidLine) as exc:
+                    lines.append((record, None, f"{type(exc).__name__}: {exc}"))
+        return prepared
+
+    def handle_batch(
+        self, conn: psycopg.Connection[Any], batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> list[TopicPartition]:
+        """Apply one poll in one transaction (see ``apply``)."""
+        return self.apply(conn, self.prepare(batch))
+
+    def apply(self, conn: psycopg.Connection[Any], prepared: Prepared) -> list[TopicPartition]:
+        """Merge a prepared poll and store the positions in one transaction; return the partitions whose
+        broker log was replaced (their stored positions are forgotten: the caller starts them over)."""
+        replaced: list[TopicPartition] = []
+        with conn.transaction():
+            conn.execute(_STAGE)
+            fresh, dead = [], []
+            for tp, lines in prepared.items():
+                start = self._start(conn, tp)
+                if start is None:
+                    replaced.append(tp)
+                    continue
+                for record, row, reason in lines:
+                    if record.offset >= start:
+                        fresh.append(row) if reason is None else dead.append((record, reason))
+            if fresh:
+                with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
+                    for row in fresh:
+                        copy.write_row(row)
+            for record, reason in dead:
+                self._dead_letter_in_batch(conn, record, reason)
+            report = merge_staged(conn, _SOURCE) if fresh else LoadReport(0, 0, 0)
+            for tp, lines in prepared.items():
+                if tp not in replaced and lines:
+                    self._advance(conn, lines[-1][0])
+        self.rows += report.rows
+        self.handled += len(fresh) + len(dead)
+        if dead:
+            log.warning("declarations.dead_letters", consumer=self.name, count=len(dead))
+        return replaced
+
+    def _start(self, conn: psycopg.Connection[Any], tp: TopicPartition) -> int | None:
+        """The stored position (0 when none), locked for this transaction; None when it refers to a log
+        the broker lost (the position is then forgotten)."""
+        row = conn.execute(
+            "SELECT next_offset, topic_id FROM consumer_positions WHERE consumer = %s AND topic = %s "
+            "AND partition = %s FOR UPDATE",
+            (self.name, tp.topic, tp.partition),
+        ).fetchone()
+        if row is None:
+            return 0
+        if not self._same_log(tp.topic, row[1]):
+            conn.execute(
+                "DELETE FROM consumer_positions WHERE consumer = %s AND topic = %s AND partition = %s",
+                (self.name, tp.topic, tp.partition),
+            )
+            return None
+        return int(row[0])
+
+    def _plain_record(self, value: bytes | None) -> dict[str, Any]:
+        """The record without logical-type conversions; any other writer version goes through the codec
+        (schema resolution) and is brought to the same form."""
+        if value and value[:2] == MARKER and value[2:10] == self._fingerprint:
+            buf = io.BytesIO(value[10:])
+            try:
+                record: dict[str, Any] = schemaless_reader(buf, self._plain, None)
+            except Exception as exc:  # fastavro raises many types on corrupt input
+                raise AvroDecodeError(f"body does not match schema {SCHEMA}: {exc}") from exc
+            if buf.read(1):
+                raise AvroDecodeError(f"trailing bytes after a {SCHEMA} record")
+            return record
+        name, decoded = self.codec.decode(value)
+        if name != SCHEMA:
+            raise InvalidLine(f"a {name} record is not a {SCHEMA}")
+        cents = int(decoded["salary"].scaleb(2))
+        return decoded | {"period": decoded["period"].toordinal() - _EPOCH,
+                          "salary": cents.to_bytes(8, "big", signed=True)}  # fmt: skip
+
+    def _dead_letter_in_batch(
+        self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
+            "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (self.name, record.topic, record.partition, record.offset, reason, record.key, record.value),
+        )
+
+
+class _Writer:
+    """The consumer's database side, in a thread with its own connection: applies prepared polls in
+    order, one transaction each. Its failure surfaces in the polling thread at the next submit."""
+
+    def __init__(self, member: DeclarationsConsumer) -> None:
+        self.member = member
+        self.queue: queue.Queue[Prepared | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self._replaced: list[TopicPartition] = []
+        self._thread = threading.Thread(target=self._run, name=f"{member.name}-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with psycopg.connect(self.member.settings.database_url, autocommit=True) as conn:
+                while (prepared := self.queue.get()) is not None:
+                    try:
+                        self._replaced += self.member.apply(conn, prepared)
+                    finally:
+                        self.queue.task_done()
+        except BaseException as exc:  # handed to the polling thread, which restarts the consumer
+            self.error = exc
+            with contextlib.suppress(queue.Empty, ValueError):
+                while True:  # unblock submit() and drain()
+                    self.queue.get_nowait()
+                    self.queue.task_done()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, prepared: Prepared) -> None:
+        self._check()
+        while True:
+            try:
+                self.queue.put(prepared, timeout=0.5)
+                return
+            except queue.Full:
+                self._check()
+
+    def drain(self) -> None:
+        """Wait until every submitted poll is committed (positions then tell where to resume)."""
+        while self.queue.unfinished_tasks and self._thread.is_alive():
+            time.sleep(0.005)
+        self._check()
+
+    def replaced(self) -> list[TopicPartition]:
+        self._check()
+        found, self._replaced = self._replaced, []
+        return found
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self.queue.put(None, timeout=30)
+            self._thread.join(timeout=30)
+
+
+def _without_logical_types(schema: Any) -> Any:
+    """The same schema (same canonical form and fingerprint) with its logical types left undecoded."""
+    if isinstance(schema, dict):
+        return {key: _without_logical_types(value) for key, value in schema.items()
+                if key not in ("logicalType", "precision", "scale")}  # fmt: skip
+    if isinstance(schema, list):
+        return [_without_logical_types(item) for item in schema]
+    return schema

@@ -1,0 +1,1 @@
+"""Analysts' tools over the `analytics` views: reports and policy simulation."""

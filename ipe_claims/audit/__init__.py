@@ -1,0 +1,1 @@
+"""Auditors' tools: replay of the read models, claim history, tamper evidence, re-publication."""

@@ -1,0 +1,265 @@
+"""Rebuild the read models from the log into fresh tables, then compare them with the live ones or swap.
+
+The rebuild goes through ``projections.apply_claim_event``, the very function the live projector calls,
+on a connection whose ``search_path`` puts a private schema of fresh tables first: the projections'
+unqualified table names then resolve to the fresh copies, and the live tables are untouched until the
+swap. The swap holds the live tables in EXCLUSIVE mode (readers go on, writers wait), catches up on
+events appended meanwhile, and replaces the rows in one transaction, so a reader sees the old state or
+the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ipe_claims import projections
+from ipe_claims.adapters.claim_messages import to_record
+from ipe_claims.application import CLAIM_TOPICS, ClaimsApplication
+
+PAGE = 1000
+Record = tuple[str, dict[str, Any]]
+Progress = Callable[[int], None]
+
+
+def read_models() -> tuple[str, ...]:
+    """The tables ``apply_claim_event`` writes; projections.py may list more in READ_MODELS."""
+    return tuple(getattr(projections, "READ_MODELS", ("claims",)))
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot go on; the message says why."""
+
+
+def store_head(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM ipe_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def last_claim_position(conn: psycopg.Connection[Any]) -> int:
+    """The notification id of the newest claim event (what the relay publishes up to)."""
+    row = conn.execute(
+        "SELECT coalesce(max(notification_id), 0) FROM ipe_events WHERE topic = ANY(%s)",
+        (list(CLAIM_TOPICS),),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def count_claim_events(conn: psycopg.Connection[Any], after: int, up_to: int) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM ipe_events WHERE topic = ANY(%s) AND notification_id > %s "
+        "AND notification_id <= %s",
+        (list(CLAIM_TOPICS), after, up_to),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def store_records(app: ClaimsApplication, after: int, up_to: int) -> Iterator[tuple[int, Record]]:
+    """Claim events of the store in global order, as the relay would publish them: (position, record)."""
+    while after < up_to:
+        page = app.claim_notifications(after, PAGE)
+        if not page:
+            return
+        for notification in page:
+            if notification.id > up_to:
+                return
+            yield notification.id, to_record(app.to_event(notification))
+        after = page[-1].id
+
+
+@dataclass
+class Difference:
+    table: str
+    key: dict[str, Any]
+    kind: str  # "missing" (live only), "extra" (rebuild only) or "changed"
+    columns: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # column -> (live, rebuilt)
+
+    def describe(self) -> str:
+        key = ", ".join(f"{k}={v}" for k, v in self.key.items())
+        if self.kind == "missing":
+            return f"{self.table} [{key}]: in the live table, absent from the rebuild"
+        if self.kind == "extra":
+            return f"{self.table} [{key}]: in the rebuild, absent from the live table"
+        changes = "; ".join(f"{c}: live {a!r} ≠ rebuilt {b!r}" for c, (a, b) in self.columns.items())
+        return f"{self.table} [{key}]: {changes}"
+
+
+class Shadow:
+    """Fresh copies of the read-model tables in a private schema, filled by the live projections."""
+
+    def __init__(self, conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
+        self.conn = conn
+        self.tables = tables
+        self.schema = f"ipe_replay_{uuid.uuid4().hex[:12]}"
+        self.position = 0  # the last store notification id applied (or its equivalent for Kafka)
+        self.applied = 0
+
+    def __enter__(self) -> Shadow:
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+            for table in self.tables:
+                self.conn.execute(
+                    sql.SQL("CREATE TABLE {} (LIKE public.{} INCLUDING ALL)").format(
+                        self._shadow(table), sql.Identifier(table)
+                    )
+                )
+        self.conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.schema)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn.closed:
+            return
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.conn.rollback()
+        self.conn.execute("SET search_path TO public")
+        self.conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def _shadow(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def apply(self, records: Iterable[tuple[int, Record]], progress: Progress | None = None) -> int:
+        """Apply records in transactions of up to PAGE events; return how many were applied."""
+        batch: list[tuple[int, Record]] = []
+        count = 0
+        for item in records:
+            batch.append(item)
+            if len(batch) >= PAGE:
+                count += self._apply_batch(batch, progress)
+                batch = []
+        if batch:
+            count += self._apply_batch(batch, progress)
+        return count
+
+    def _apply_batch(self, batch: list[tuple[int, Record]], progress: Progress | None) -> int:
+        with self.conn.transaction():
+            for position, (name, record) in batch:
+                projections.apply_claim_event(self.conn, name, record)
+                self.position = max(self.position, position)
+        self.applied += len(batch)
+        if progress:
+            progress(len(batch))
+        return len(batch)
+
+    def differences(self, limit: int = 1000) -> list[Difference]:
+        """Row-for-row comparison of every rebuilt table with its live counterpart."""
+        found: list[Difference] = []
+        for table in self.tables:
+            found += self._table_differences(table, limit - len(found))
+            if len(found) >= limit:
+                break
+        return found
+
+    def _table_differences(self, table: str, limit: int) -> list[Difference]:
+        keys = primary_key(self.conn, table)
+        live, rebuilt = sql.SQL("public.{}").format(sql.Identifier(table)), self._shadow(table)
+        only = sql.SQL("SELECT * FROM {} EXCEPT ALL SELECT * FROM {}")
+        cursor = self.conn.cursor(row_factory=psycopg.rows.dict_row)
+        live_rows = cursor.execute(only.format(live, rebuilt)).fetchall()
+        new_rows = cursor.execute(only.format(rebuilt, live)).fetchall()
+
+        def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
+            return tuple(row[k] for k in keys)
+
+        rebuilt_by_key = {key_of(row): row for row in new_rows}
+        found: list[Difference] = []
+        for row in live_rows:
+            other = rebuilt_by_key.pop(key_of(row), None)
+            key = {k: row[k] for k in keys}
+            if other is None:
+                found.append(Difference(table, key, "missing"))
+            else:
+                columns = {c: (v, other[c]) for c, v in row.items() if other[c] != v}
+                found.append(Difference(table, key, "changed", columns))
+        found += [Difference(table, {k: row[k] for k in keys}, "extra") for row in rebuilt_by_key.values()]
+        found.sort(key=lambda d: tuple(str(v) for v in d.key.values()))
+        return found[:limit]
+
+    def swap(self, catch_up: Callable[[int], Iterable[tuple[int, Record]]]) -> int:
+        """Lock the live tables, apply what was appended since the rebuild, replace their rows.
+
+        Return how many events the catch-up applied. One transaction: all tables change together.
+        """
+        with self.conn.transaction():
+            for table in self.tables:
+                self.conn.execute(
+                    sql.SQL("LOCK TABLE public.{} IN EXCLUSIVE MODE").format(sql.Identifier(table))
+                )
+            caught_up = 0
+            for position, (name, record) in catch_up(self.position):
+                projections.apply_claim_event(self.conn, name, record)
+                self.position = max(self.position, position)
+                caught_up += 1
+            for table in self.tables:
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in table_columns(self.conn, table))
+                self.conn.execute(sql.SQL("DELETE FROM public.{}").format(sql.Identifier(table)))
+                self.conn.execute(
+                    sql.SQL("INSERT INTO public.{} ({}) SELECT {} FROM {}").format(
+                        sql.Identifier(table), columns, columns, self._shadow(table)
+                    )
+                )
+        return caught_up
+
+
+def primary_key(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attnum",
+        (f"public.{table}",),
+    ).fetchall()
+    if not rows:
+        raise ReplayError(f"read model {table} has no primary key: rows cannot be compared")
+    return [row[0] for row in rows]
+
+
+def table_columns(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def snapshot(conn: psycopg.Connection[Any], table: str) -> list[tuple[Any, ...]]:
+    """Every row of a live read model in primary-key order (to compare two rebuilds in tests)."""
+    order = sql.SQL(", ").join(sql.Identifier(k) for k in primary_key(conn, table))
+    query = sql.SQL("SELECT * FROM public.{} ORDER BY {}").format(sql.Identifier(table), order)
+    return conn.execute(query).fetchall()
+
+
+@dataclass
+class ReplayResult:
+    applied: int
+    caught_up: int
+    position: int
+    differences: list[Difference]
+    swapped: bool
+
+
+def replay(
+    conn: psycopg.Connection[Any],
+    app: ClaimsApplication,
+    records: Iterable[tuple[int, Record]],
+    *,
+    position: int,
+    verify: bool,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Rebuild from ``records`` (which reach store position ``position``); then compare or swap.
+
+    Before comparing, the rebuild catches up with the store to its head, as the swap does, so both
+    sides have seen the same events when the live projector is up to date.
+    """
+    with Shadow(conn, read_models()) as shadow:
+        applied = shadow.apply(records, progress)
+        shadow.position = max(shadow.position, position)
+        if verify:
+            caught_up = shadow.apply(store_records(app, shadow.position, store_head(conn)))
+            return ReplayResult(applied, caught_up, shadow.position, shadow.differences(), False)
+        caught_up = shadow.swap(lambda after: store_records(app, after, store_head(conn)))
+        return ReplayResult(applied, caught_up, shadow.position, [], True)

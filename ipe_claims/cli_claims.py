@@ -1,0 +1,52 @@
+"""``ipe claims``: what a caseworker records on a claim from the command line."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ipe_claims.application import CASABLANCA
+from ipe_claims.domain.lifecycle import InvalidReturnToWork
+
+claims_app = typer.Typer(help="Claims: record what happens after the decision.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+@claims_app.command("return-to-work")
+def return_to_work(
+    claim_id: uuid.UUID,
+    return_date: Annotated[str, typer.Option("--date", help="The day the insured starts working again.")],
+    declared_on: Annotated[str | None, typer.Option(help="When it was declared (default: today).")] = None,
+) -> None:
+    """Record a reprise d'activité: the benefit ends the day before the return."""
+    from ipe_claims.bootstrap import make_app
+    from ipe_claims.cli import _database_url
+    from ipe_claims.settings import Settings
+
+    try:
+        returned = date.fromisoformat(return_date)
+        declared = date.fromisoformat(declared_on) if declared_on else datetime.now(CASABLANCA).date()
+    except ValueError:
+        console.print("[red]Dates are YYYY-MM-DD.[/red]")
+        raise typer.Exit(2) from None
+    store = make_app(replace(Settings.from_env(), database_url=_database_url()))
+    try:
+        if claim_id not in store.repository:
+            console.print(f"[red]No claim {claim_id}.[/red]")
+            raise typer.Exit(1)
+        claim = store.record_return_to_work(claim_id, returned, declared, "cli")
+    except InvalidReturnToWork as exc:
+        console.print(f"[red]Refused: {exc}.[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    assert claim.returned is not None
+    late = " (declared late)" if claim.returned.late_notice else ""
+    console.print(
+        f"Recorded: benefit ends {claim.returned.benefit_end}, {claim.returned.months_due} month(s) due{late}."
+    )

@@ -1,0 +1,99 @@
+"""The API's edge, before any route: a request id, the body-size limit, metrics and one log line per
+request. A pure ASGI middleware, so it sees every response, the framework's refusals included."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.claim_intake import errors, metrics
+
+MAX_BODY_BYTES = 16 * 1024  # a claim is about 200 bytes; anything near this is not a claim
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+log = structlog.get_logger()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class Edge:
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        sent_start = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent_start
+            if message["type"] == "http.response.start":
+                status, sent_start = message["status"], True
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                body = await self._body(scope, receive)
+                if body is None:
+                    await errors.error_response(errors.too_large(self.max_body_bytes))(
+                        scope, receive, send_with_id
+                    )
+                else:
+                    await self.app(scope, _replay(body, receive), send_with_id)
+            except Exception as exc:  # never a stack trace to the caller, always the error body
+                log.exception("api.unexpected_error", error=type(exc).__name__)
+                if not sent_start:
+                    await errors.error_response(errors.internal_error())(scope, receive, send_with_id)
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+            metrics.LATENCY.labels(scope["method"], route).observe(elapsed)
+            log.info("http.request", method=scope["method"], route=route, status=status,
+                     duration_ms=round(elapsed * 1000, 1))  # fmt: skip
+
+    async def _body(self, scope: Scope, receive: Receive) -> list[Message] | None:
+        """The request's body messages, read up to the limit; None when it is over."""
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return []
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Any:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

@@ -1,0 +1,88 @@
+"""A claim's decision explained, and the return to work that ends its benefit early."""
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from ipe_claims import intake
+from ipe_claims.application import CASABLANCA
+from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.lifecycle import InvalidReturnToWork
+from services.claim_intake import errors
+from services.claim_intake.deps import Caller, Db, DecimalJSONResponse, Store, claim_affiliation, parse_uuid
+from services.claim_intake.errors import ApiError
+
+router = APIRouter(prefix="/api/v1/claims")
+
+
+def explanation(claim: Claim, with_figures: bool) -> dict[str, Any]:
+    """Each rule's outcome; the figures it used (days, salaries, SMIG) only for auditors."""
+    decision = claim.decision
+    body: dict[str, Any] = {"claim_id": str(claim.id), "situation": claim.situation}
+    if claim.awaiting is not None:
+        body["awaiting_declaration"] = {"affiliation_number": claim.awaiting.affiliation_number,
+                                        "month": claim.awaiting.month.strftime("%Y-%m"),
+                                        "due": claim.awaiting.due.isoformat()}  # fmt: skip
+    if decision is None:
+        return body | {"rules": []}
+    rules = []
+    for outcome in decision.outcomes:
+        rule = {"rule": outcome.rule, "passed": outcome.passed, "code": outcome.code,
+                "reason_fr": outcome.reason_fr, "reason_ar": outcome.reason_ar}  # fmt: skip
+        rules.append(rule | ({"figures": dict(outcome.figures)} if with_figures else {}))
+    body |= {"ruleset_version": decision.ruleset_version, "decided_at": claim.modified_on.isoformat(),
+             "rejection_code": decision.rejection_code, "rejection_reason_fr": decision.rejection_reason_fr,
+             "rejection_reason_ar": decision.rejection_reason_ar, "monthly_amount": decision.monthly_amount,
+             "duration_months": decision.duration_months, "rules": rules}  # fmt: skip
+    if with_figures:
+        body |= {"days_36": decision.days_36, "days_12": decision.days_12,
+                 "reference_salary": decision.reference_salary, "smig_monthly": decision.smig_monthly}  # fmt: skip
+    if claim.returned is not None:
+        body["return_to_work"] = {"return_date": claim.returned.return_date.isoformat(),
+                                  "benefit_end": claim.returned.benefit_end.isoformat(),
+                                  "months_due": claim.returned.months_due,
+                                  "late_notice": claim.returned.late_notice}  # fmt: skip
+    return body
+
+
+@router.get("/{claim_id}/decision")
+def decision(claim_id: str, caller: Caller, conn: Db, store: Store) -> DecimalJSONResponse:
+    claim = store.get_claim(claim_affiliation(conn, caller, claim_id))
+    return DecimalJSONResponse(explanation(claim, with_figures=caller.role == "auditor"))
+
+
+class ReturnToWorkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    return_date: StrictStr
+
+
+@router.post("/{claim_id}/return-to-work")
+def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, conn: Db,
+                   store: Store) -> DecimalJSONResponse:  # fmt: skip
+    """The claim's employer (or an admin) declares the insured's reprise d'activité."""
+    if caller.role not in ("employer", "admin"):
+        raise errors.forbidden()
+    found = (
+        claim_affiliation(conn, caller, claim_id) if caller.role == "employer" else _claim_id(conn, claim_id)
+    )
+    returned_on = intake.calendar_date(body.return_date)
+    if returned_on is None:
+        raise ApiError(422, "invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
+                       "تاريخ استئناف العمل غير مقروء (YYYY-MM-DD).", "return_date")  # fmt: skip
+    try:
+        claim = store.record_return_to_work(
+            found, returned_on, datetime.now(CASABLANCA).date(), caller.username
+        )
+    except InvalidReturnToWork as exc:
+        raise ApiError(422, "invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
+                       "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
+    return DecimalJSONResponse(explanation(claim, with_figures=False))
+
+
+def _claim_id(conn: Db, claim_id: str) -> Any:
+    found = parse_uuid(claim_id)
+    if conn.execute("SELECT 1 FROM claims WHERE claim_id = %s", (found,)).fetchone() is None:
+        raise errors.not_found()
+    return found

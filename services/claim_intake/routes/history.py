@@ -1,0 +1,138 @@
+"""The portal's history of claims (historique des demandes): filtered, paged newest first, or exported
+as CSV with the seed's headings. Every row shown is written to the access log."""
+
+import base64
+import binascii
+import csv
+import io
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ipe_claims.application import CASABLANCA
+from ipe_claims.intake import calendar_date
+from services.claim_intake import access_log, errors
+from services.claim_intake.deps import ClaimReader, Db, DecimalJSONResponse, request_id
+from services.claim_intake.errors import ApiError
+from services.claim_intake.routes.claims import CLAIM_COLUMNS, ClaimOut, _row
+
+router = APIRouter(prefix="/api/v1/claims")
+
+# The seed's table, in its order; "Identification" is the insured's immatriculation, "C.I.R." the CIN,
+# "Numero Affecté" the claim's number (docs/api.md).
+CSV_COLUMNS = {
+    "Identification": "immatriculation", "C.I.R.": "cin", "Nom": "nom", "Prénoms": "prenoms",
+    "Numero Affecté": "claim_id", "Motif Perte Emploi": "motif_label", "Date Perte Emploi": "job_loss_date",
+    "Situation": "situation", "Date situation": "situation_date", "Motif Rejet": "rejection_reason",
+}  # fmt: skip
+CSV_MAX_ROWS = 10_000
+TEXT = r"^[^\x00]*$"  # Postgres text cannot hold NUL: such a value is refused as a wrong type
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    next_cursor: str | None
+
+
+def _bad(field: str, code: str = "invalid_type") -> ApiError:
+    return ApiError(400, code, f"Valeur invalide pour {field}.", f"قيمة غير صالحة في {field}.", field)
+
+
+def encode_cursor(filed_at: datetime, claim_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{filed_at.isoformat()}|{claim_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, uuid.UUID]:
+    """The (filed_at, claim_id) of the last row shown; anything else is an invalid cursor."""
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        moment, _, claim_id = text.partition("|")
+        filed_at = datetime.fromisoformat(moment)
+        if filed_at.tzinfo is None:
+            raise ValueError(moment)
+        return filed_at, uuid.UUID(claim_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _bad("cursor", "invalid_cursor") from None
+
+
+def _day(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    day = calendar_date(value)
+    if day is None:
+        raise _bad(field)
+    return day
+
+
+def _start_of(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), CASABLANCA) if day else None
+
+
+@router.get(
+    "",
+    response_model=ClaimPage,
+    responses=errors.AUTHENTICATED | {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def list_claims(
+    caller: ClaimReader,
+    conn: Db,
+    request: Request,
+    affiliation_number: Annotated[str | None, Query(pattern=TEXT)] = None,
+    situation: Literal["En cours", "Valable", "Rejeté"] | None = None,
+    immatriculation: Annotated[str | None, Query(pattern=TEXT)] = None,
+    from_: Annotated[str | None, Query(alias="from", description="filed on or after, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, Query(description="filed on or before, YYYY-MM-DD")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Claims the caller may read, newest filing first. ``Accept: text/csv`` exports every matching row."""
+    as_csv = "text/csv" in (accept or "")
+    after = decode_cursor(cursor) if cursor else None
+    first, last = _day(from_, "query.from"), _day(to, "query.to")
+    page = CSV_MAX_ROWS if as_csv else limit
+    rows = conn.execute(
+        f"SELECT {CLAIM_COLUMNS}, filed_at FROM claims WHERE (%(scope)s::text[] IS NULL "
+        "OR affiliation_number = ANY(%(scope)s)) AND (%(aff)s::text IS NULL OR affiliation_number = %(aff)s) "
+        "AND (%(sit)s::text IS NULL OR situation = %(sit)s) "
+        "AND (%(imm)s::text IS NULL OR immatriculation = %(imm)s) "
+        "AND (%(lo)s::timestamptz IS NULL OR filed_at >= %(lo)s) "
+        "AND (%(hi)s::timestamptz IS NULL OR filed_at < %(hi)s) "
+        "AND (%(after_at)s::timestamptz IS NULL OR (filed_at, claim_id) < (%(after_at)s, %(after_id)s::uuid)) "
+        "ORDER BY filed_at DESC, claim_id DESC LIMIT %(limit)s",
+        {
+            "scope": None if caller.role == "auditor" else sorted(caller.affiliations),
+            "aff": affiliation_number,
+            "sit": situation,
+            "imm": immatriculation,
+            "lo": _start_of(first),
+            "hi": _start_of(last + timedelta(days=1)) if last else None,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": page + 1,
+        },
+    ).fetchall()
+    shown, more = rows[:page], len(rows) > page
+    next_cursor = encode_cursor(shown[-1]["filed_at"], shown[-1]["claim_id"]) if more else None
+    access_log.record(conn, caller, "claims.export" if as_csv else "claims.list", shown, request_id(request))
+    items = [_row({k: v for k, v in row.items() if k != "filed_at"}) for row in shown]
+    if as_csv:
+        headers = {"Content-Disposition": 'attachment; filename="demandes-ipe.csv"'}
+        if next_cursor:
+            headers["X-Next-Cursor"] = next_cursor
+        return Response(_csv(items), media_type="text/csv; charset=utf-8", headers=headers)
+    return DecimalJSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+def _csv(items: list[dict[str, Any]]) -> str:
+    """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow(["" if item[key] is None else item[key] for key in CSV_COLUMNS.values()])
+    return "\ufeff" + out.getvalue()

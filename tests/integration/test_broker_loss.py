@@ -1,0 +1,76 @@
+"""A broker that loses its log: a TrackedConsumer whose stored positions refer to the old log starts
+each partition over, even when the new log has grown past those positions (so no OffsetOutOfRange
+warns it). A broker of its own, restarted empty on the same port."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from kafka.consumer.fetcher import ConsumerRecord
+
+from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer
+from ipe_claims.infra.local import LocalBroker, free_port
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    own = LocalBroker(tmp_path, free_port())
+    own.start()
+    ensure_topics(own.bootstrap_servers)
+    yield own
+    own.stop()
+
+
+def _publish(settings: Settings, values: list[bytes]) -> None:
+    producer = make_producer(settings)
+    try:
+        for value in values:
+            producer.send(CLAIM_EVENTS_TOPIC, key=value, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, broker: LocalBroker) -> None:
+    own = replace(settings, kafka_bootstrap_servers=broker.bootstrap_servers)
+    seen: list[bytes] = []
+
+    def handler(conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
+        seen.append(record.value)
+
+    consumer = TrackedConsumer(own, f"loss-{uuid.uuid4().hex[:8]}", [CLAIM_EVENTS_TOPIC], handler)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        old = [f"old-{i}".encode() for i in range(60)]
+        _publish(own, old)
+        wait_for(lambda: set(old) <= set(seen), timeout=60, what="the old log consumed")
+
+        broker.stop()  # memory storage: everything is gone
+        broker.start()
+        ensure_topics(broker.bootstrap_servers)
+        new = [f"new-{i}".encode() for i in range(150)]  # longer than the old log in every partition
+        _publish(own, new)
+        wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")
+        with psycopg.connect(settings.database_url) as conn:
+            rows = conn.execute(
+                "SELECT count(*), count(DISTINCT topic_id) FROM consumer_positions WHERE consumer = %s",
+                (consumer.name,),
+            ).fetchone()
+        assert rows is not None and rows[1] == 1  # every position now refers to the new log
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert [value for value in seen if value.startswith(b"new-")].count(b"new-0") == 1

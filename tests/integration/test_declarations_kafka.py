@@ -1,0 +1,148 @@
+"""The declarations consumer against the harness broker and Postgres: lines published on
+``cnss.declarations`` become the contribution history, once, in order, and bad lines are dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.declarations_kafka import SCHEMA, DeclarationsConsumer, publish, to_record
+from ipe_claims.adapters.kafka import make_producer
+from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
+from tests.conftest import random_digits, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def codec(settings: Settings) -> AvroCodec:
+    return AvroCodec(settings.schemas_dir)
+
+
+def lines(months: list[date], days: int = 26, salary: str = "4000.00") -> list[tuple[Any, ...]]:
+    affiliation, immatriculation, cin = random_digits(7), random_digits(9), f"K{random_digits(6)}"
+    return [(affiliation, immatriculation, cin, "NOMK", "PRENOMK", month, days, Decimal(salary))
+            for month in months]  # fmt: skip
+
+
+@contextmanager
+def running(settings: Settings, codec: AvroCodec, group: str) -> Iterator[DeclarationsConsumer]:
+    consumer = DeclarationsConsumer(settings, codec, name=group)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+
+
+def history(conn: psycopg.Connection[Any], immatriculation: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT affiliation_number, period, days, salary FROM declarations WHERE immatriculation = %s "
+        "ORDER BY period",
+        (immatriculation,),
+    ).fetchall()
+
+
+def send(settings: Settings, codec: AvroCodec, rows: list[tuple[Any, ...]], raw: list[bytes] = ()) -> None:
+    producer = make_producer(settings)
+    try:
+        for value in raw:
+            producer.send(DECLARATIONS_TOPIC, key=b"raw", value=value)
+        publish(producer, codec, rows)
+    finally:
+        producer.close()
+
+
+def test_published_lines_become_the_contribution_history(settings: Settings, codec: AvroCodec, conn) -> None:
+    months = [date(2025, m, 1) for m in range(1, 13)]
+    rows = lines(months)
+    affiliation, immatriculation = rows[0][0], rows[0][1]
+    send(settings, codec, rows)
+    with running(settings, codec, f"decl-{uuid.uuid4().hex[:8]}"):
+        found = wait_for(lambda: len(history(conn, immatriculation)) == 12 and history(conn, immatriculation),
+                         what="12 declared months")  # fmt: skip
+    assert found == [(affiliation, month, 26, Decimal("4000.00")) for month in months]
+    insured = conn.execute(
+        "SELECT cin, nom FROM insured WHERE immatriculation = %s", (immatriculation,)
+    ).fetchone()
+    assert insured == (rows[0][2], "NOMK")
+
+
+def test_a_later_line_replaces_an_earlier_one_and_a_restart_applies_nothing_twice(
+    settings: Settings, codec: AvroCodec, conn
+) -> None:
+    group = f"decl-{uuid.uuid4().hex[:8]}"
+    first = lines([date(2025, 3, 1)], days=10, salary="1000.00")
+    correction = [(*first[0][:6], 22, Decimal("3100.50"))]
+    send(settings, codec, first + correction)
+    immatriculation = first[0][1]
+    with running(settings, codec, group):
+        wait_for(lambda: history(conn, immatriculation) == [(first[0][0], date(2025, 3, 1), 22, Decimal("3100.50"))],
+                 what="the corrected line")  # fmt: skip
+    positions = conn.execute(
+        "SELECT sum(next_offset) FROM consumer_positions WHERE consumer = %s", (group,)
+    ).fetchone()[0]
+    # The same group again: it starts from its stored positions, so the first line is not re-applied over
+    # the correction, and a new line is taken.
+    later = [(*first[0][:5], date(2025, 4, 1), 26, Decimal("2000.00"))]
+    send(settings, codec, later)
+    with running(settings, codec, group) as again:
+        wait_for(lambda: len(history(conn, immatriculation)) == 2, what="the April line")
+        wait_for(lambda: again.handled >= 1, what="the consumer to count the line")
+    assert history(conn, immatriculation)[0][2:] == (22, Decimal("3100.50"))
+    assert again.handled < positions  # it did not read the topic from the start
+
+
+def test_bad_lines_are_dead_lettered_and_the_rest_loaded(settings: Settings, codec: AvroCodec, conn) -> None:
+    group = f"decl-{uuid.uuid4().hex[:8]}"
+    good = lines([date(2025, 5, 1)])
+    too_many_days = codec.encode(SCHEMA, to_record((*lines([date(2025, 5, 1)])[0][:6], 40, Decimal("1.00"))))
+    mid_month = codec.encode(SCHEMA, to_record((*lines([date(2025, 5, 1)])[0][:5], date(2025, 5, 7), 3,
+                                                Decimal("1.00"))))  # fmt: skip
+    send(settings, codec, good, raw=[b"not avro at all", too_many_days, mid_month])
+    with running(settings, codec, group):
+        wait_for(lambda: history(conn, good[0][1]), what="the good line")
+        reasons = wait_for(
+            lambda: [row[0] for row in conn.execute(
+                "SELECT reason FROM dead_letters WHERE consumer = %s ORDER BY message_offset", (group,))]
+            if conn.execute("SELECT count(*) FROM dead_letters WHERE consumer = %s", (group,)).fetchone()[0] >= 3
+            else None,
+            what="three dead letters",
+        )  # fmt: skip
+    joined = " | ".join(reasons)
+    assert "AvroDecodeError" in joined
+    assert "days: must be between 0 and 31" in joined
+    assert "period: must be the first day of a month" in joined
+
+
+def test_a_redelivered_batch_is_a_no_op(settings: Settings, codec: AvroCodec, conn) -> None:
+    """Records below the stored position (a redelivery after a rebalance) change nothing."""
+    group = f"decl-{uuid.uuid4().hex[:8]}"
+    consumer = DeclarationsConsumer(settings, codec, name=group)
+    row = lines([date(2025, 6, 1)])[0]
+    tp = TopicPartition(DECLARATIONS_TOPIC, 0)
+
+    def record(offset: int, days: int) -> ConsumerRecord:
+        value = codec.encode(SCHEMA, to_record((*row[:6], days, row[7])))
+        return ConsumerRecord(
+            DECLARATIONS_TOPIC, 0, 0, offset, 0, 0, b"k", value, [], None, 1, len(value), -1
+        )
+
+    consumer.handle_batch(conn, {tp: [record(0, 5), record(1, 6)]})
+    consumer.handle_batch(conn, {tp: [record(0, 5)]})  # a stale copy of the first line
+    assert history(conn, row[1])[0][2] == 6
+    assert consumer.rows == 2
