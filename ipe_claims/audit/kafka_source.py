@@ -43,6 +43,7 @@ def kafka_records(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
         max_poll_records=1000,
+        **settings.kafka_options(),  # TLS/SASL in production, as every other Kafka client
     )
     try:
         partitions = consumer.partitions_for_topic(CLAIM_EVENTS_TOPIC) or set()

@@ -45,7 +45,9 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
     app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,
                                     kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
     errors.install(app)
-    app.add_middleware(Edge)  # request id, body limit, metrics, one log line per request
+    app.add_middleware(
+        Edge, max_in_flight=settings.max_in_flight
+    )  # request id, body limit, metrics, one log line per request
     app.include_router(health_route.router)
     app.include_router(auth.router)
     app.include_router(reference.router)

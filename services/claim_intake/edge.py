@@ -27,9 +27,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class Edge:
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """``max_in_flight`` sheds load: past that many requests being served, a request is answered at once
+    with 503 and Retry-After instead of queueing until the client times out (/healthz and /metrics are
+    exempt, so operators still see what happens)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, max_in_flight: int = 64) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,10 +55,15 @@ class Edge:
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
+        shed = self.in_flight >= self.max_in_flight and scope["path"] not in ("/healthz", "/metrics")
+        self.in_flight += 1
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                body = await self._body(scope, receive)
-                if body is None:
+                body = None if shed else await self._body(scope, receive)
+                if shed:
+                    metrics.SHED.inc()
+                    await errors.error_response(errors.overloaded())(scope, receive, send_with_id)
+                elif body is None:
                     await errors.error_response(errors.too_large(self.max_body_bytes))(
                         scope, receive, send_with_id
                     )
@@ -62,6 +73,8 @@ class Edge:
                 log.exception("api.unexpected_error", error=type(exc).__name__)
                 if not sent_start:
                     await errors.error_response(errors.internal_error())(scope, receive, send_with_id)
+            finally:
+                self.in_flight -= 1
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()

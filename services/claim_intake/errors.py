@@ -52,6 +52,11 @@ def too_large(limit: int) -> ApiError:
                     f"محتوى الطلب كبير جدا (على الأكثر {limit} بايت).")  # fmt: skip
 
 
+def overloaded() -> ApiError:
+    return ApiError(503, "overloaded", "Service momentanément surchargé ; réessayez dans un instant.",
+                    "الخدمة مثقلة مؤقتا؛ أعيدوا المحاولة بعد لحظة.", headers={"Retry-After": "1"})  # fmt: skip
+
+
 def rate_limited(retry_after: int) -> ApiError:
     return ApiError(429, "rate_limited", "Trop de requêtes ; réessayez plus tard.",
                     "طلبات كثيرة جدا؛ أعيدوا المحاولة لاحقا.", headers={"Retry-After": str(retry_after)})  # fmt: skip

@@ -14,4 +14,5 @@ SUBMISSIONS = Counter(
     "Claim submissions by channel and outcome (accepted, replayed, or the refusal code)",
     ["channel", "outcome"],
 )
+SHED = Counter("ipe_http_shed", "Requests refused with 503 because too many were being served")
 DEAD_LETTERS = Counter("ipe_dead_letters", "Ingress messages published to ipe.dead-letters", ["code"])

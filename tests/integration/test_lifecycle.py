@@ -3,6 +3,9 @@ when it arrives or when the wait expires, and a valid claim ends early on return
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -123,6 +126,9 @@ def test_return_to_work_ends_the_benefit_and_frees_the_insured_for_a_new_claim(
     audited = client.get(f"/api/v1/claims/{claim_id}/decision", headers=auditor).json()
     assert audited["reference_salary"] == 4000 and audited["days_36"] == 936
     assert audited["rules"][3]["figures"]["declared_days"] == "936"
+    logged = conn.execute("SELECT role FROM access_log WHERE claim_id = %s AND action = 'claim.decision' "
+                          "ORDER BY role", (str(claim_id),)).fetchall()  # fmt: skip
+    assert logged == [("auditor",), ("employer",)]  # who read the decision, and when, is on record
 
     bad = client.post(
         f"/api/v1/claims/{claim_id}/return-to-work", headers=employer, json={"return_date": "2026-09-30"}
@@ -161,3 +167,23 @@ def test_an_employer_cannot_read_or_end_another_employers_claim(
         f"/api/v1/claims/{claim_id}/return-to-work", headers=stranger, json={"return_date": "2026-12-01"}
     )
     assert response.status_code == 404
+
+
+def test_the_cli_records_a_return_to_work_and_refuses_a_bad_one(
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40, before=LOSS)
+    claim_id = submit(claims_app, insured, datetime(2026, 10, 12, 9, tzinfo=UTC))
+    wait_for(lambda: ((r := row(conn, claim_id)) and r[0] == "Valable") or None, what="the decision")
+    env = os.environ | {"DATABASE_URL": settings.database_url}
+    command = [sys.executable, "-m", "ipe_claims.cli", "claims", "return-to-work", str(claim_id)]
+    late = subprocess.run([*command, "--date", "2027-01-05", "--declared-on", "2027-01-20"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert late.returncode == 0, late.stdout + late.stderr
+    assert "4 month(s) due (declared late)" in late.stdout
+    refused = subprocess.run(
+        [*command, "--date", "2027-02-01"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "already recorded" in refused.stdout
+    returned = claims_app.get_claim(claim_id).returned
+    assert returned is not None and (returned.months_due, returned.late_notice) == (4, True)

@@ -3,15 +3,23 @@
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.application import CASABLANCA
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
-from services.claim_intake import errors
-from services.claim_intake.deps import Caller, Db, DecimalJSONResponse, Store, claim_affiliation, parse_uuid
+from services.claim_intake import access_log, errors
+from services.claim_intake.deps import (
+    Caller,
+    Db,
+    DecimalJSONResponse,
+    Store,
+    claim_affiliation,
+    parse_uuid,
+    request_id,
+)
 from services.claim_intake.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/claims")
@@ -48,8 +56,10 @@ def explanation(claim: Claim, with_figures: bool) -> dict[str, Any]:
 
 
 @router.get("/{claim_id}/decision")
-def decision(claim_id: str, caller: Caller, conn: Db, store: Store) -> DecimalJSONResponse:
+def decision(claim_id: str, caller: Caller, conn: Db, store: Store, request: Request) -> DecimalJSONResponse:
     claim = store.get_claim(claim_affiliation(conn, caller, claim_id))
+    access_log.record(conn, caller, "claim.decision", [{"claim_id": claim.id, "affiliation_number":
+                      claim.affiliation_number, "immatriculation": claim.immatriculation}], request_id(request))  # fmt: skip
     return DecimalJSONResponse(explanation(claim, with_figures=caller.role == "auditor"))
 
 
