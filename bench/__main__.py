@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -31,16 +32,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     size(
         "--insured",
         type=int,
-        default=8000,
+        default=10000,
         help="workers with 36-month histories loaded by CSV (rows = 36 x)",
     )
-    size("--kafka-rows", type=int, default=60000, help="declaration lines on cnss.declarations")
+    size("--kafka-rows", type=int, default=100000, help="declaration lines on cnss.declarations")
     size("--kafka-claims", type=int, default=2000, help="claims through the Kafka ingress at saturation")
     size("--http-claims", type=int, default=1000, help="claims over HTTP, 16 concurrent clients")
     size("--latency-seconds", type=float, default=20.0, help="how long to submit at the fixed rate")
     size("--rate", type=float, default=50.0, help="the fixed submission rate for the latency scenario")
-    size("--scale-claims", type=int, default=600, help="backlog per projector-count run (1, then 2)")
-    size("--replay-events", type=int, default=50000, help="claim events in the store for the replay")
+    size("--scale-claims", type=int, default=1500, help="backlog per projector-count run (1, then 2)")
+    size("--replay-events", type=int, default=100000, help="claim events in the store for the replay")
     size("--rules", type=int, default=5000, help="36-month histories decided by the pure rules")
     size("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
     return parser.parse_args(argv)
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
+    # A terminated run still stops its services, broker and Postgres (the finally in run()).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -6,6 +6,7 @@ random identifiers, so they share the servers without cleaning up after each oth
 
 from __future__ import annotations
 
+import csv
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
+from ipe_claims.adapters.declarations import HEADER as DECLARATIONS_HEADER
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
@@ -116,6 +118,28 @@ def declare(
     ]  # fmt: skip
     load_rows(conn, rows)
     return insured
+
+
+def write_declarations_csv(path: Path, affiliation: str, insured: list[str], months: int = 38) -> Path:
+    """A file for `ipe declarations load`: each insured declared 26 days at 3 500.00 for ``months`` months."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DECLARATIONS_HEADER)
+        for number in insured:
+            for period in months_before(date.today(), months):
+                writer.writerow(
+                    [
+                        affiliation,
+                        number,
+                        f"X{number}",
+                        "NOM",
+                        "PRENOM",
+                        period.strftime("%Y-%m"),
+                        26,
+                        "3500.00",
+                    ]
+                )
+    return path
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:

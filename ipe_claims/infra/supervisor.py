@@ -1,5 +1,5 @@
 """``ipe up``: local infrastructure (unless the environment points at real servers), migrations, topics,
-demo data, then the four service processes, restarted with backoff when they die.
+demo data, then the service processes (SERVICES), restarted with backoff when they die.
 
 All state lives under ``$IPE_HOME``: ``state.json`` (what runs where), ``ports.json``, ``logs/``.
 """

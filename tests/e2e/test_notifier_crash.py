@@ -20,9 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from ipe_claims.domain.contributions import months_before
 from ipe_claims.infra.local import free_port
-from tests.conftest import random_digits, wait_for
+from tests.conftest import random_digits, wait_for, write_declarations_csv
 from tests.e2e.test_system import System
 from tests.integration.test_notifier_stubs import SmsGatewayStub, SmtpSink
 
@@ -66,25 +65,7 @@ def system(
 
 def _files(tmp_path: Path, affiliation: str, insured: list[str]) -> tuple[Path, Path]:
     declarations, contacts = tmp_path / "declarations.csv", tmp_path / "contacts.csv"
-    with declarations.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["affiliation_number", "immatriculation", "cin", "nom", "prenoms", "period", "days", "salary"]
-        )
-        for number in insured:
-            for period in months_before(date.today(), 38):
-                writer.writerow(
-                    [
-                        affiliation,
-                        number,
-                        f"X{number}",
-                        "NOM",
-                        "PRENOM",
-                        period.strftime("%Y-%m"),
-                        26,
-                        "3500.00",
-                    ]
-                )
+    write_declarations_csv(declarations, affiliation, insured)
     with contacts.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["immatriculation", "email", "mobile", "language"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -20,10 +19,9 @@ import httpx
 import psycopg
 import pytest
 
-from ipe_claims.domain.contributions import months_before
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.infra.supervisor import SERVICES, pid_alive
-from tests.conftest import random_digits, wait_for
+from tests.conftest import random_digits, wait_for, write_declarations_csv
 
 pytestmark = pytest.mark.e2e
 IPE = [sys.executable, "-m", "ipe_claims.cli"]
@@ -126,26 +124,7 @@ def test_demo_claims_over_http_are_decided_and_notified(system: System) -> None:
 def test_projector_killed_mid_stream_decides_every_claim_exactly_once(system: System, tmp_path: Path) -> None:
     affiliation = random_digits(7)
     insured = [random_digits(9) for _ in range(60)]
-    declarations = tmp_path / "declarations.csv"
-    with declarations.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["affiliation_number", "immatriculation", "cin", "nom", "prenoms", "period", "days", "salary"]
-        )
-        for number in insured:
-            for period in months_before(date.today(), 38):
-                writer.writerow(
-                    [
-                        affiliation,
-                        number,
-                        f"X{number}",
-                        "NOM",
-                        "PRENOM",
-                        period.strftime("%Y-%m"),
-                        26,
-                        "3500.00",
-                    ]
-                )
+    declarations = write_declarations_csv(tmp_path / "declarations.csv", affiliation, insured)
     loaded = system.ipe("declarations", "load", str(declarations))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     username = f"emp{random_digits(6)}"

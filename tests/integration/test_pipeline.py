@@ -31,6 +31,19 @@ def submit(app: ClaimsApplication, insured: Insured, motif: str = "licenciement_
     return claim.id
 
 
+def claim_records(settings: Settings, claim_id: uuid.UUID) -> list[Any]:
+    """Every message of the claim on ipe.claim-events, read from the start by a group of its own."""
+    consumer = KafkaConsumer(
+        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
+        **settings.consumer_timeouts(),
+    )  # fmt: skip
+    try:
+        return [record for record in consumer if record.key == str(claim_id).encode()]
+    finally:
+        consumer.close()
+
+
 def decided_row(conn: psycopg.Connection[Any], claim_id: uuid.UUID) -> tuple[Any, ...] | None:
     return conn.execute(
         "SELECT situation, rejection_code, monthly_amount, duration_months, version FROM claims "
@@ -94,13 +107,7 @@ def test_relay_publishes_each_event_once_in_order_with_headers(
     insured = declare(conn, months=40)
     claim_id = submit(claims_app, insured)
     wait_for(lambda: decided_row(conn, claim_id), what="the decision")
-    consumer = KafkaConsumer(
-        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
-        **settings.consumer_timeouts(),
-    )  # fmt: skip
-    mine = [record for record in consumer if record.key == str(claim_id).encode()]
-    consumer.close()
+    mine = claim_records(settings, claim_id)
     decoded = [pipeline.codec.decode(record.value) for record in mine]
     assert [name for name, _ in decoded] == ["ClaimSubmitted", "ClaimDecided"]
     assert [event["version"] for _, event in decoded] == [1, 2]
@@ -119,13 +126,7 @@ def test_redelivered_events_change_nothing(
     claim_id = submit(claims_app, insured)
     wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
     before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
-    consumer = KafkaConsumer(
-        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
-        **settings.consumer_timeouts(),
-    )  # fmt: skip
-    mine = [record for record in consumer if record.key == str(claim_id).encode()]
-    consumer.close()
+    mine = claim_records(settings, claim_id)
     for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
         with conn.transaction():
             pipeline.projector.handle(conn, record)
