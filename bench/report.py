@@ -52,11 +52,11 @@ def markdown(results: dict[str, Any]) -> str:
                      f"p99 {saturation['p99']} ms.")  # fmt: skip
     if results.get("scale_out"):
         lines += ["", "## Scale-out: projectors in one consumer group", "",
-                  "| projectors | claims | claims/s | decided | decided twice | CPU seconds by service |",
-                  "|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+                  "| projectors | claims | decisions/s | claims/s incl. start | decided | decided twice | CPU s by service |",
+                  "|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
         for name, run in results["scale_out"].items():
             cpu = ", ".join(f"{k} {v}" for k, v in run["service_cpu_seconds"].items())
-            lines.append(f"| {name.split('_')[0]} | {run['claims']} | {run['claims_per_s']} | {run['decided']} "
+            lines.append(f"| {name.split('_')[0]} | {run['claims']} | {run['claims_per_s']} | {run['claims_per_s_with_start']} | {run['decided']} "
                          f"| {run['decided_twice']} | {cpu} |")  # fmt: skip
     if results.get("memory"):
         lines += ["", "## Memory (resident, MB; target < 250 and flat)", "",

@@ -87,7 +87,8 @@ def merge_staged(conn: psycopg.Connection[Any], staged: str) -> LoadReport:
     Unchanged rows are not rewritten (a re-load or a redelivery leaves no dead tuples behind).
     """
     conn.execute("SET LOCAL work_mem = '256MB'")  # the merge sorts the whole batch once
-    rows = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]  # our own table name, not input
+    counted = conn.execute(f"SELECT count(*) FROM {staged}").fetchone()  # our own table name, not input
+    rows = int(counted[0]) if counted else 0
     affiliations = conn.execute(
         f"INSERT INTO affiliations (affiliation_number) SELECT DISTINCT affiliation_number FROM {staged} "
         "ON CONFLICT DO NOTHING"

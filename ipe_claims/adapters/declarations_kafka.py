@@ -6,7 +6,8 @@ returns, across partitions, and in ONE transaction: skips records below each par
 position (a redelivery), dead-letters the lines it cannot read or that break a rule (with the reason),
 COPYs the others into a temporary table, merges them the way a CSV load does, and stores the new
 positions. A crash anywhere rolls the whole batch back; the merge is keyed by (insured, month,
-affiliation), so a replay of the log rewrites nothing.
+affiliation), so a replay of the log rewrites nothing. Decoding (Python) and merging (Postgres) overlap:
+a writer thread applies poll n while the consumer decodes poll n + 1 (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -132,12 +133,12 @@ class DeclarationsConsumer(TrackedConsumer):
             self._topic_ids = lambda topic: str(cluster.topic_id(topic) or "") or None
             writer = _Writer(self)
             try:
-                self._loop(conn, consumer, writer, stop)
+                self._pipeline(conn, consumer, writer, stop)
             finally:
                 writer.close()
                 consumer.close(autocommit=False)
 
-    def _loop(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, writer: _Writer,
+    def _pipeline(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, writer: _Writer,
               stop: threading.Event) -> None:  # fmt: skip
         """Poll and decode here while the writer thread merges the previous batch (the database works
         on the other core meanwhile). A rebalance first lets the writer finish, then seeks to the
@@ -197,15 +198,20 @@ class DeclarationsConsumer(TrackedConsumer):
         replaced: list[TopicPartition] = []
         with conn.transaction():
             conn.execute(_STAGE)
-            fresh, dead = [], []
+            fresh: list[tuple[Any, ...]] = []
+            dead: list[tuple[ConsumerRecord, str]] = []
             for tp, lines in prepared.items():
                 start = self._start(conn, tp)
                 if start is None:
                     replaced.append(tp)
                     continue
                 for record, row, reason in lines:
-                    if record.offset >= start:
-                        fresh.append(row) if reason is None else dead.append((record, reason))
+                    if record.offset < start:
+                        continue  # applied already: a redelivery
+                    if row is not None:
+                        fresh.append(row)
+                    else:
+                        dead.append((record, reason or "invalid"))
             if fresh:
                 with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
                     for row in fresh:
@@ -246,12 +252,12 @@ class DeclarationsConsumer(TrackedConsumer):
         if value and value[:2] == MARKER and value[2:10] == self._fingerprint:
             buf = io.BytesIO(value[10:])
             try:
-                record: dict[str, Any] = schemaless_reader(buf, self._plain, None)
+                record: Any = schemaless_reader(buf, self._plain, None)
             except Exception as exc:  # fastavro raises many types on corrupt input
                 raise AvroDecodeError(f"body does not match schema {SCHEMA}: {exc}") from exc
             if buf.read(1):
                 raise AvroDecodeError(f"trailing bytes after a {SCHEMA} record")
-            return record
+            return dict(record)
         name, decoded = self.codec.decode(value)
         if name != SCHEMA:
             raise InvalidLine(f"a {name} record is not a {SCHEMA}")
