@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import structlog
+from eventsourcing.persistence import OperationalError as StoreUnavailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -60,6 +63,13 @@ def overloaded() -> ApiError:
 def rate_limited(retry_after: int) -> ApiError:
     return ApiError(429, "rate_limited", "Trop de requêtes ; réessayez plus tard.",
                     "طلبات كثيرة جدا؛ أعيدوا المحاولة لاحقا.", headers={"Retry-After": str(retry_after)})  # fmt: skip
+
+
+def unavailable() -> ApiError:
+    """The database is unreachable (a restart, a failover): nothing was stored; the caller may retry."""
+    return ApiError(503, "service_unavailable", "Service momentanément indisponible ; rien n'a été enregistré, "
+                    "réessayez.", "الخدمة غير متوفرة مؤقتا؛ لم يسجل أي شيء، أعيدوا المحاولة.",
+                    headers={"Retry-After": "2"})  # fmt: skip
 
 
 def internal_error() -> ApiError:
@@ -128,6 +138,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(_validation_error(exc))
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(psycopg.InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        structlog.get_logger().warning("api.database_unavailable", error=type(exc).__name__)
+        return error_response(unavailable())
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

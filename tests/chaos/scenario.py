@@ -7,6 +7,7 @@ still varies from run to run; what is checked does not depend on it.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import threading
@@ -156,7 +157,8 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
             except KafkaError as exc:
                 load.retries[f"kafka {type(exc).__name__}"] += 1
                 if producer is not None:
-                    producer.close(timeout=1)
+                    with contextlib.suppress(KafkaError):  # closing flushes: it fails as the send did
+                        producer.close(timeout=1)
                 producer = None
                 time.sleep(0.3)
         else:
@@ -164,7 +166,8 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
         with load.lock:
             load.published[key] = str(claim_id_for(USERNAME, key))
     if producer is not None:
-        producer.close(timeout=2)
+        with contextlib.suppress(KafkaError):
+            producer.close(timeout=2)
 
 
 def _fault_schedule(plan: Plan, services: list[str], rng: random.Random) -> list[tuple[int, str]]:
