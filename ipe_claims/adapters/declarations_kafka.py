@@ -114,23 +114,7 @@ class DeclarationsConsumer(TrackedConsumer):
 
     def _run(self, stop: threading.Event) -> None:
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                group_id=self.name,
-                client_id=self.name,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                allow_auto_create_topics=False,
-                fetch_max_wait_ms=100,
-                max_partition_fetch_bytes=4 << 20,
-                **(
-                    self.settings.consumer_timeouts()
-                    | {"max_poll_records": BATCH_RECORDS}
-                    | self.settings.kafka_options()
-                ),
-            )
-            cluster = consumer._client.cluster
-            self._topic_ids = lambda topic: str(cluster.topic_id(topic) or "") or None
+            consumer = self._consumer(max_partition_fetch_bytes=4 << 20, max_poll_records=BATCH_RECORDS)
             writer = _Writer(self)
             try:
                 self._pipeline(conn, consumer, writer, stop)

@@ -141,29 +141,36 @@ class TrackedConsumer:
     def _run(self, stop: threading.Event) -> None:
         # autocommit: every effect goes through an explicit transaction() block, committed at its end.
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                group_id=self.name,
-                client_id=self.name,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",  # also what a position beyond a restarted broker's log falls to
-                allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
-                fetch_max_wait_ms=100,
-                **(
-                    {"max_poll_records": 200}
-                    | self.settings.consumer_timeouts()
-                    | self.settings.kafka_options()
-                ),
-            )
-            cluster = consumer._client.cluster  # kafka-python exposes topic ids only on its cluster metadata
-            self._topic_ids = lambda topic: (
-                None if cluster.topic_id(topic) is None else str(cluster.topic_id(topic))
-            )
-            self._refresh_metadata = cluster.request_update
+            consumer = self._consumer()
             try:
                 self._loop(conn, consumer, stop)
             finally:
                 consumer.close(autocommit=False)
+
+    def _consumer(self, **options: Any) -> KafkaConsumer:
+        """A group member with this process's settings (``options`` override the defaults), and the
+        topic-id lookup that tells a position in a lost log from a current one."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",  # also what a position beyond a restarted broker's log falls to
+            allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
+            fetch_max_wait_ms=100,
+            **(
+                {"max_poll_records": 200}
+                | self.settings.consumer_timeouts()
+                | options
+                | self.settings.kafka_options()
+            ),
+        )
+        cluster = consumer._client.cluster  # kafka-python exposes topic ids only on its cluster metadata
+        self._topic_ids = lambda topic: (
+            None if cluster.topic_id(topic) is None else str(cluster.topic_id(topic))
+        )
+        self._refresh_metadata = cluster.request_update
+        return consumer
 
     def _loop(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, stop: threading.Event) -> None:
         consumer_ref = self
