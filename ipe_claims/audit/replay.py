@@ -136,7 +136,9 @@ class Shadow:
         return count
 
     def _apply_batch(self, batch: list[tuple[int, Record]], progress: Progress | None) -> int:
-        with self.conn.transaction():
+        # Pipeline mode sends the page's statements without waiting for each answer: a rebuild does not
+        # need apply_claim_event's "did it change a row" (the live projector does, and runs without it).
+        with self.conn.transaction(), self.conn.pipeline():
             for position, (name, record) in batch:
                 projections.apply_claim_event(self.conn, name, record)
                 self.position = max(self.position, position)
