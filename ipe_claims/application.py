@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
@@ -18,10 +17,10 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notificati
 from eventsourcing.utils import get_topic
 
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
+from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.lifecycle import InvalidReturnToWork, return_to_work
 from ipe_claims.domain.rules import VALABLE, ruleset_for
 
-CASABLANCA = ZoneInfo("Africa/Casablanca")
 CLAIM_TOPICS = tuple(
     get_topic(event_class)
     for event_class in (Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired,
@@ -66,7 +65,7 @@ class ClaimsApplication(Application[uuid.UUID]):
         record = self._insured_record(submitted["immatriculation"])
         if record.last_claim_id is not None:
             last = self.get_claim(record.last_claim_id)
-            if last.is_open_on(filed_at.astimezone(CASABLANCA).date()):
+            if last.is_open_on(local_date(filed_at)):
                 raise OpenClaimExists(last.id)
         claim = Claim.submit(claim_id, filed_at=filed_at, **submitted)
         record.open_claim(claim.id)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ipe_claims.application import CASABLANCA
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 
 claims_app = typer.Typer(help="Claims: record what happens after the decision.", no_args_is_help=True)

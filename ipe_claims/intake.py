@@ -16,8 +16,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from ipe_claims.application import CASABLANCA, ClaimsApplication
+from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, Claim, OpenClaimExists
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.group_commit import GroupCommit
 

@@ -7,20 +7,13 @@ event is a no-op, which makes redelivery and re-publication harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 
 from ipe_claims.domain.claim import EN_COURS
+from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
-
-CASABLANCA = ZoneInfo("Africa/Casablanca")
-
-
-def local_date(moment: datetime) -> str:
-    return moment.astimezone(CASABLANCA).date().isoformat()
 
 
 def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka import headers
 from ipe_claims.domain.claim import Claim, event_id
+from ipe_claims.domain.dates import local_date
 
 _SUBMITTED_FIELDS = (
     "affiliation_number",
@@ -40,9 +40,6 @@ _LIFECYCLE: dict[type, tuple[str, ...]] = {
 }
 
 
-CASABLANCA = ZoneInfo("Africa/Casablanca")  # ClaimSubmitted v2's filed_on is the filing date in local time
-
-
 @dataclass(frozen=True)
 class Message:
     key: bytes
@@ -61,7 +58,7 @@ def to_record(event: Any) -> tuple[str, dict[str, Any]]:
     }
     if isinstance(event, Claim.Submitted):
         submitted = {name: getattr(event, name) for name in _SUBMITTED_FIELDS}
-        filed_on = event.filed_at.astimezone(CASABLANCA).date()
+        filed_on = local_date(event.filed_at)
         return "ClaimSubmitted", common | submitted | {"filed_on": filed_on}
     if isinstance(event, Claim.Decided):
         return "ClaimDecided", common | event.decision | {"decided_by": event.decided_by}

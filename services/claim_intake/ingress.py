@@ -29,7 +29,8 @@ from ipe_claims import intake
 from ipe_claims.adapters.accounts import enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
-from ipe_claims.application import CASABLANCA, ClaimsApplication
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
 from services.claim_intake import metrics
 

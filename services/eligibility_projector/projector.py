@@ -19,8 +19,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.declarations import contribution_history, declared_by
-from ipe_claims.application import CASABLANCA, ClaimsApplication
+from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import awaited_declaration
 from ipe_claims.domain.rules import ClaimFacts, Decision, decide, ruleset_for
 from ipe_claims.projections import apply_claim_event

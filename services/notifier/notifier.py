@@ -19,7 +19,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters import contacts, delivery_log
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.application import CASABLANCA, ClaimsApplication
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.notification import Notification, channels_for, delivery_id
 from ipe_claims.domain.rules import VALABLE

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 from ipe_claims import intake
-from ipe_claims.application import CASABLANCA
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log, errors, metrics
 from services.claim_intake.deps import (

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from ipe_claims import intake
-from ipe_claims.application import CASABLANCA
 from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (

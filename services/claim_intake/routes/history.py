@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ipe_claims.application import CASABLANCA
+from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import ClaimReader, Db, DecimalJSONResponse, request_id
