@@ -4,22 +4,60 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
 import pytest
+import uvicorn
+from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.infra.local import free_port
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
+from services.claim_intake.api import create_app
 from services.claim_intake.relay import Relay
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.eligibility_projector.projector import EligibilityProjector
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
 from services.notifier.notifier import Notifier
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def no_server_error(response: httpx.Response) -> None:
+    """A response hook: no request in the API tests may end in a 5xx."""
+    response.read()
+    assert response.status_code < 500, f"{response.request.url}: {response.status_code} {response.text}"
+
+
+@contextmanager
+def api_client(settings: Settings, store: ClaimsApplication) -> Iterator[TestClient]:
+    """The API in process, its lifespan run, failing any test that gets a 5xx."""
+    with TestClient(create_app(settings, store)) as test_client:
+        test_client.event_hooks = {"request": [], "response": [no_server_error]}
+        yield test_client
+
+
+@contextmanager
+def served_api(settings: Settings, store: ClaimsApplication) -> Iterator[str]:
+    """The API on a real port (uvicorn in a thread), for truly parallel requests; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port, log_config=None,
+                            access_log=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, what="the live API")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @dataclass

@@ -18,9 +18,8 @@ from ipe_claims.adapters.accounts import create_account
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.settings import Settings
-from services.claim_intake.api import create_app
 from tests.conftest import Insured, declare, random_digits, wait_for
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import Pipeline, api_client
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +27,9 @@ PASSWORD = "correct horse battery"
 MISSING = object()  # a field left out of the request body
 
 
-def no_server_error(response: httpx.Response) -> None:
-    response.read()
-    assert response.status_code < 500, f"{response.request.url}: {response.status_code} {response.text}"
-
-
 @pytest.fixture(scope="module")
 def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, claims_app)) as test_client:
-        test_client.event_hooks = {"request": [], "response": [no_server_error]}
+    with api_client(settings, claims_app) as test_client:
         yield test_client
 
 

@@ -16,10 +16,9 @@ from fastapi.testclient import TestClient
 
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
-from services.claim_intake.api import create_app
 from tests.conftest import Insured, declare
-from tests.integration.conftest import Pipeline
-from tests.integration.test_api import User, claim_body, decided, employer_of, no_server_error, submit, user
+from tests.integration.conftest import Pipeline, api_client
+from tests.integration.test_api import User, claim_body, decided, employer_of, submit, user
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +47,7 @@ class Cast:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, claims_app)) as test_client:
-        test_client.event_hooks = {"request": [], "response": [no_server_error]}
+    with api_client(settings, claims_app) as test_client:
         yield test_client
 
 

@@ -21,24 +21,21 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
-from ipe_claims.infra.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
-from tests.conftest import declare, random_digits, wait_for
-from tests.integration.conftest import Pipeline
+from tests.conftest import declare, random_digits
+from tests.integration.conftest import Pipeline, api_client, served_api
 from tests.integration.test_api import (
     PASSWORD,
     claim_body,
     decided,
     employer_of,
     error,
-    no_server_error,
     submit,
     user,
 )
@@ -48,23 +45,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, claims_app)) as test_client:
-        test_client.event_hooks = {"request": [], "response": [no_server_error]}
+    with api_client(settings, claims_app) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def live(settings: Settings, claims_app: ClaimsApplication) -> Iterator[str]:
-    """The API on a real port (uvicorn in a thread), for truly parallel requests."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, claims_app), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, what="the live API")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_api(settings, claims_app) as url:
+        yield url
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -8,7 +8,6 @@ past date, a cursor we issued), so a schema-valid request is rightly refused wit
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -16,33 +15,22 @@ from typing import Any
 import psycopg
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ipe_claims.adapters.accounts import create_account, issue_token
 from ipe_claims.application import ClaimsApplication
-from ipe_claims.infra.local import free_port
 from ipe_claims.settings import Settings
-from services.claim_intake.api import create_app
-from tests.conftest import declare, random_digits, wait_for
+from tests.conftest import declare, random_digits
+from tests.integration.conftest import served_api
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def live(settings: Settings, claims_app: ClaimsApplication) -> Iterator[str]:
-    port = free_port()
-    app = create_app(replace(settings, rate_limit_per_minute=1_000_000), claims_app)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, what="the live API")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_api(replace(settings, rate_limit_per_minute=1_000_000), claims_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
