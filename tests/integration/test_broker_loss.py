@@ -64,12 +64,15 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         new = [f"new-{i}".encode() for i in range(150)]  # longer than the old log in every partition
         _publish(own, new)
         wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")
-        with psycopg.connect(settings.database_url) as conn:
-            rows = conn.execute(
-                "SELECT count(*), count(DISTINCT topic_id) FROM consumer_positions WHERE consumer = %s",
-                (consumer.name,),
-            ).fetchone()
-        assert rows is not None and rows[1] == 1  # every position now refers to the new log
+        # The handler sees a record just before its transaction stores the position: wait for the commit.
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            wait_for(
+                lambda: conn.execute(
+                    "SELECT count(DISTINCT topic_id) = 1 FROM consumer_positions WHERE consumer = %s",
+                    (consumer.name,),
+                ).fetchone()[0],
+                what="every position to refer to the new log",
+            )
     finally:
         stop.set()
         thread.join(timeout=15)
