@@ -84,11 +84,7 @@ def test_notifier_killed_and_smtp_down_every_worker_gets_every_message(
     for command in (("declarations", "load", str(declarations)), ("contacts", "load", str(contacts))):
         loaded = system.ipe(*command)
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    username = f"emp{random_digits(6)}"
-    created = system.ipe("accounts", "create", "--username", username, "--password", "s3cret-pass",
-                         "--affiliation", affiliation)  # fmt: skip
-    assert created.returncode == 0, created.stdout + created.stderr
-    headers = system.token(username, "s3cret-pass")
+    headers = system.new_employer(affiliation)
     url = system.url
 
     claim_ids: list[str] = []

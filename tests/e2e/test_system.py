@@ -42,6 +42,14 @@ class System:
     def url(self) -> str:
         return str(self.status()["http_url"])
 
+    def new_employer(self, affiliation: str) -> dict[str, str]:
+        """An employer account made with `ipe accounts create`, logged in: its Authorization header."""
+        username = f"emp{random_digits(6)}"
+        created = self.ipe("accounts", "create", "--username", username, "--password", "s3cret-pass",
+                           "--affiliation", affiliation)  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        return self.token(username, "s3cret-pass")
+
     def token(self, username: str, password: str) -> dict[str, str]:
         response = httpx.post(
             f"{self.url}/api/v1/auth/token", json={"username": username, "password": password}
@@ -127,11 +135,7 @@ def test_projector_killed_mid_stream_decides_every_claim_exactly_once(system: Sy
     declarations = write_declarations_csv(tmp_path / "declarations.csv", affiliation, insured)
     loaded = system.ipe("declarations", "load", str(declarations))
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    username = f"emp{random_digits(6)}"
-    created = system.ipe("accounts", "create", "--username", username, "--password", "s3cret-pass",
-                         "--affiliation", affiliation)  # fmt: skip
-    assert created.returncode == 0, created.stdout + created.stderr
-    headers = system.token(username, "s3cret-pass")
+    headers = system.new_employer(affiliation)
 
     claim_ids: list[str] = []
 

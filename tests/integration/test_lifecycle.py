@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import OpenClaimExists
@@ -24,6 +23,7 @@ from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from tests.conftest import Insured, declare, random_digits, wait_for
 from tests.integration.conftest import Pipeline
+from tests.integration.test_api import user
 
 pytestmark = pytest.mark.integration
 LOSS = date(2026, 10, 2)
@@ -102,23 +102,20 @@ def client(settings: Settings, claims_app: ClaimsApplication) -> Any:
         yield test_client
 
 
-def token(
-    client: TestClient, conn: psycopg.Connection[Any], role: str, affiliations: list[str]
-) -> dict[str, str]:
-    username = f"u{random_digits(8)}"
-    create_account(conn, username, "password-123", role, affiliations)
-    issued = client.post("/api/v1/auth/token", json={"username": username, "password": "password-123"})
-    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+def valid_claim(claims_app: ClaimsApplication, conn: psycopg.Connection[Any]) -> tuple[Insured, uuid.UUID]:
+    """A claim filed in time by an insured with a full career, once decided Valable."""
+    insured = declare(conn, months=40, before=LOSS)
+    claim_id = submit(claims_app, insured, datetime(2026, 10, 12, 9, tzinfo=UTC))
+    wait_for(lambda: ((r := row(conn, claim_id)) and r[0] == "Valable") or None, what="the decision")
+    return insured, claim_id
 
 
 def test_return_to_work_ends_the_benefit_and_frees_the_insured_for_a_new_claim(
     pipeline: Pipeline, client: TestClient, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=40, before=LOSS)
-    claim_id = submit(claims_app, insured, datetime(2026, 10, 12, 9, tzinfo=UTC))
-    wait_for(lambda: ((r := row(conn, claim_id)) and r[0] == "Valable") or None, what="the decision")
-    employer = token(client, conn, "employer", [insured.affiliation_number])
-    auditor = token(client, conn, "auditor", [])
+    insured, claim_id = valid_claim(claims_app, conn)
+    employer = user(client, conn, "employer", insured.affiliation_number).headers
+    auditor = user(client, conn, "auditor").headers
 
     explained = client.get(f"/api/v1/claims/{claim_id}/decision", headers=employer).json()
     assert [r["passed"] for r in explained["rules"]] == [True] * 5 and "figures" not in explained["rules"][0]
@@ -161,7 +158,7 @@ def test_an_employer_cannot_read_or_end_another_employers_claim(
     insured = declare(conn, months=40, before=LOSS)
     claim_id = submit(claims_app, insured, datetime(2026, 10, 12, 9, tzinfo=UTC))
     wait_for(lambda: row(conn, claim_id), what="the claim projected")
-    stranger = token(client, conn, "employer", [random_digits(7)])
+    stranger = user(client, conn, "employer", random_digits(7)).headers
     assert client.get(f"/api/v1/claims/{claim_id}/decision", headers=stranger).status_code == 404
     response = client.post(
         f"/api/v1/claims/{claim_id}/return-to-work", headers=stranger, json={"return_date": "2026-12-01"}
@@ -172,9 +169,7 @@ def test_an_employer_cannot_read_or_end_another_employers_claim(
 def test_the_cli_records_a_return_to_work_and_refuses_a_bad_one(
     pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=40, before=LOSS)
-    claim_id = submit(claims_app, insured, datetime(2026, 10, 12, 9, tzinfo=UTC))
-    wait_for(lambda: ((r := row(conn, claim_id)) and r[0] == "Valable") or None, what="the decision")
+    _, claim_id = valid_claim(claims_app, conn)
     env = os.environ | {"DATABASE_URL": settings.database_url}
     command = [sys.executable, "-m", "ipe_claims.cli", "claims", "return-to-work", str(claim_id)]
     late = subprocess.run([*command, "--date", "2027-01-05", "--declared-on", "2027-01-20"], env=env,
