@@ -44,6 +44,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     size("--replay-events", type=int, default=100000, help="claim events in the store for the replay")
     size("--rules", type=int, default=5000, help="36-month histories decided by the pure rules")
     size("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default=None,
+        help="comma-separated scenarios to run (declarations_ingest always runs: it loads the workers)",
+    )
     return parser.parse_args(argv)
 
 
@@ -83,42 +89,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def step(name: str) -> None:
         print(f"[bench {time.perf_counter() - clock:6.1f}s] {name}", file=sys.stderr, flush=True)
 
+    def wanted(name: str) -> bool:
+        if args.only is not None and name not in args.only:
+            return False
+        step(name)
+        return True
+
     try:
         system.start()
         step("declarations_ingest")
         scenarios["declarations_ingest"] = finish(declarations.ingest(system, args.insured, home))
         for name in ("api", "relay", "projector", "notifier", "ingress"):
             system.run(name)
-        step("declarations_kafka")
-        scenarios["declarations_kafka"] = finish(declarations.kafka(system, args.kafka_rows, args.insured))
+        if wanted("declarations_kafka"):
+            scenarios["declarations_kafka"] = finish(
+                declarations.kafka(system, args.kafka_rows, args.insured)
+            )
         token = claims.prepare(system, affiliations())
         people = workers(args.insured)
         cut = args.kafka_claims
-        step("claims_kafka_e2e")
-        scenarios["claims_kafka_e2e"] = finish(claims.kafka_e2e(system, people[:cut]))
-        step("claims_http")
-        scenarios["claims_http"] = finish(claims.http(system, people[cut : cut + args.http_claims], token))
+        if wanted("claims_kafka_e2e"):
+            scenarios["claims_kafka_e2e"] = finish(claims.kafka_e2e(system, people[:cut]))
+        if wanted("claims_http"):
+            scenarios["claims_http"] = finish(
+                claims.http(system, people[cut : cut + args.http_claims], token)
+            )
         cut += args.http_claims
-        step("latency_p99_ms_at_50")
         at_rate = int(args.latency_seconds * args.rate)
-        scenarios["latency_p99_ms_at_50"] = finish(
-            claims.latency_at(system, people[cut : cut + at_rate], args.rate)
-        )
+        if wanted("latency_p99_ms_at_50"):
+            scenarios["latency_p99_ms_at_50"] = finish(
+                claims.latency_at(system, people[cut : cut + at_rate], args.rate)
+            )
         cut += at_rate
-        step("scale_out")
         halves = (
             people[cut : cut + args.scale_claims],
             people[cut + args.scale_claims : cut + 2 * args.scale_claims],
         )
-        results["scale_out"] = claims.scale_out(system, halves)
+        if wanted("scale_out"):
+            results["scale_out"] = claims.scale_out(system, halves)
         results["died"] = system.died()
         for name in list(system.processes):
             system.halt(name)
         results["memory"] = system.memory.report()
-        step("replay")
-        scenarios["replay"] = finish(offline.replay(system, args.replay_events))
-        step("rules")
-        scenarios["rules"] = finish(offline.rules(args.rules))
+        if wanted("replay"):
+            scenarios["replay"] = finish(offline.replay(system, args.replay_events))
+        if wanted("rules"):
+            scenarios["rules"] = finish(offline.rules(args.rules))
     finally:
         system.stop()
         results["machine"]["load_average_at_end"] = os.getloadavg()
