@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scenarios["declarations_ingest"] = finish(declarations.ingest(system, args.insured, home))
         for name in ("api", "relay", "projector", "notifier", "ingress"):
             system.run(name)
+        system.wait_ready("projector", "notifier", "ingress")
         if wanted("declarations_kafka"):
             scenarios["declarations_kafka"] = finish(
                 declarations.kafka(system, args.kafka_rows, args.insured)

@@ -166,13 +166,15 @@ def _latencies(sent: dict[uuid.UUID, float], watcher: Watcher) -> list[float]:
 
 def kafka_e2e(system: System, people: list[Worker]) -> dict[str, Any]:
     watcher = Watcher(system, every=0.1)
+    cpu_before = system.cpu()
     sent, started, size = _send_submissions(system, people, "sat", None, watcher)
     finished = watcher.wait_all(timeout=60 + len(people) / 5)
     watcher.close()
+    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in system.cpu().items()}
     latencies = _latencies(sent, watcher)
     baseline = raw_produce_consume(system, len(people), size)
     return {"value": len(people) / (finished - started), "unit": "claims/s", "baseline": baseline["rate"],
-            "claims": len(people), "message_bytes": size, "target_ratio": 0.5,
+            "claims": len(people), "message_bytes": size, "target_ratio": 0.5, "service_cpu_seconds": cpu,
             "saturation_latency_ms": {"p50": round(percentile(latencies, 50)), "p95": round(percentile(latencies, 95)),
                                       "p99": round(percentile(latencies, 99))}}  # fmt: skip
 

@@ -4,6 +4,7 @@ and CPU from /proc."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,13 +35,30 @@ def rss_mb(pid: int) -> float | None:
         return None
 
 
-def cpu_seconds(pid: int) -> float:
+def _stat(pid: int | str) -> list[str]:
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(") ", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-    except (OSError, ValueError, IndexError):
+            return stat.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0  # utime + stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """A server and its worker processes: its own time, its reaped children's, and its live children's
+    (Postgres forks a backend per connection)."""
+    fields = _stat(pid)
+    if not fields:
         return 0.0
+    own = sum(int(value) for value in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+    children = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return own + sum(
+        cpu_seconds(int(child)) for child in children if (f := _stat(child)) and f[1] == str(pid)
+    )
 
 
 @dataclass
@@ -115,6 +133,13 @@ class System:
         if (service or name) == "api":
             wait_for_port(self.http_port, timeout=60)
 
+    def wait_ready(self, *names: str, timeout: float = 120) -> None:
+        """Until each consumer named has joined its group (its log says so): a scenario starts warm."""
+        for name in names:
+            log = self.logs / f"{name}.log"
+            wait_until(lambda log=log: log.exists() and b'"consumer.assigned"' in log.read_bytes(), timeout,
+                       f"{name} to join its group", 0.1)  # fmt: skip
+
     def halt(self, name: str) -> None:
         process = self.processes.pop(name, None)
         if process is None:
@@ -127,7 +152,12 @@ class System:
             process.wait()
 
     def cpu(self) -> dict[str, float]:
-        return {name: cpu_seconds(process.pid) for name, process in self.processes.items()}
+        """CPU seconds so far of each service and of Postgres (all its backends)."""
+        seconds = {name: cpu_seconds(process.pid) for name, process in self.processes.items()}
+        with contextlib.suppress(OSError, ValueError):
+            postmaster = int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+            seconds["postgres"] = tree_cpu_seconds(postmaster)
+        return seconds
 
     def _sample(self) -> None:
         while not self._stop.wait(0.5):

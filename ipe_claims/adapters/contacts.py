@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,12 @@ def find(conn: psycopg.Connection[Any], immatriculation: str) -> Contact | None:
         (immatriculation,),
     ).fetchone()
     return Contact(*row) if row else None
+
+
+def find_many(conn: psycopg.Connection[Any], immatriculations: Collection[str]) -> dict[str, Contact]:
+    """``find`` for many insured at once (a consumer's poll): one query."""
+    rows = conn.execute(
+        "SELECT immatriculation, email, mobile, language FROM contacts WHERE immatriculation = ANY(%s)",
+        (list(immatriculations),),
+    ).fetchall()
+    return {row[0]: Contact(*row) for row in rows}

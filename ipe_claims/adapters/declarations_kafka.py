@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import io
 import queue
-import re
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -36,9 +36,15 @@ from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
 log = structlog.get_logger()
 CONSUMER_NAME = "ipe-declarations"
 SCHEMA = "MonthlyDeclaration"
-BATCH_RECORDS = 2000  # one poll, one transaction; well within max_poll_interval at thousands of rows/s
-_DIGITS = re.compile(r"^[0-9]{1,20}$")
+# One poll, one transaction: 2 000 -> 6 000 lines cut the merge from 7.7 to 6.2 µs a line.
+BATCH_RECORDS = 6000
 _EPOCH = date(1970, 1, 1).toordinal()
+# First days of the months of 1900-2199 in days since 1970-01-01: a set lookup instead of a date per line.
+_FIRST_DAYS = frozenset(date(y, m, 1).toordinal() - _EPOCH for y in range(1900, 2200) for m in range(1, 13))
+# A poll's lines are decoded by ONE fastavro call, as an Avro array whose items are the line's body followed
+# by this 8-byte mark: a body longer or shorter than its schema shifts the next mark, so the whole poll
+# falls back to line-by-line decoding (which names the bad line). 5 -> 2.9 µs a line (docs/scaling.md).
+_MARK = bytes.fromhex("8f13a702d5610ebb")
 # Lines are staged as Avro carries them (period: days since 1970-01-01, salary: centimes) and converted
 # by Postgres during the merge: decoding without fastavro's logical types halves the per-line cost.
 _STAGED = "incoming_declarations"
@@ -53,8 +59,17 @@ _SOURCE = (
 )
 
 
-Line = tuple[ConsumerRecord, "tuple[Any, ...] | None", "str | None"]  # record, row to stage, or why not
-Prepared = dict[TopicPartition, list[Line]]
+@dataclass
+class Lines:
+    """One partition's records of a poll, decoded: ``rows[i]`` is the row to stage for ``records[i]``,
+    None when it is dead-lettered for ``reasons[i]``."""
+
+    records: list[ConsumerRecord]
+    rows: list[tuple[Any, ...] | None]
+    reasons: dict[int, str]
+
+
+Prepared = dict[TopicPartition, Lines]
 
 
 class InvalidLine(ValueError):
@@ -81,24 +96,31 @@ def publish(producer: KafkaProducer, codec: AvroCodec, rows: Iterable[tuple[Any,
 def checked(record: dict[str, Any]) -> tuple[Any, ...]:
     """The row to stage from a record as Avro carries it (period in days since 1970-01-01, salary as the
     decimal's unscaled bytes), or InvalidLine with the field and reason (the CSV loader's rules)."""
-    for key in ("affiliation_number", "immatriculation"):
-        if not _DIGITS.match(record[key]):
-            raise InvalidLine(f"{key}: must be digits")
-    for key in ("cin", "nom", "prenoms"):
-        if not record[key].strip() or "\x00" in record[key]:
+    aff, imm, cin, nom, prenoms = (record["affiliation_number"], record["immatriculation"], record["cin"],
+                                   record["nom"], record["prenoms"])  # fmt: skip
+    if not (aff.isascii() and aff.isdigit() and len(aff) <= 20):  # isdigit alone takes "²" or "٣"
+        raise InvalidLine("affiliation_number: must be digits")
+    if not (imm.isascii() and imm.isdigit() and len(imm) <= 20):
+        raise InvalidLine("immatriculation: must be digits")
+    for key, value in (("cin", cin), ("nom", nom), ("prenoms", prenoms)):
+        if not value.strip() or "\x00" in value:
             raise InvalidLine(f"{key}: is empty or not text")
-    try:
-        first_day = date.fromordinal(_EPOCH + record["period"]).day == 1
-    except (ValueError, OverflowError):
-        first_day = False
-    if not first_day:
+    period, days = record["period"], record["days"]
+    if period not in _FIRST_DAYS and not _first_day(period):
         raise InvalidLine("period: must be the first day of a month")
-    if not 0 <= record["days"] <= 31:
+    if not 0 <= days <= 31:
         raise InvalidLine("days: must be between 0 and 31")
     centimes = int.from_bytes(record["salary"], "big", signed=True)
     if not 0 <= centimes < 10**12:
         raise InvalidLine("salary: must be a non-negative amount")
-    return (*(record[key] for key in HEADER[:5]), record["period"], record["days"], centimes)
+    return (aff, imm, cin, nom, prenoms, period, days, centimes)
+
+
+def _first_day(period: int) -> bool:
+    try:
+        return date.fromordinal(_EPOCH + period).day == 1
+    except (ValueError, OverflowError):
+        return False
 
 
 class DeclarationsConsumer(TrackedConsumer):
@@ -109,7 +131,12 @@ class DeclarationsConsumer(TrackedConsumer):
         self.codec = codec
         latest = codec.latest[SCHEMA]
         self._fingerprint = latest.fingerprint
-        self._plain = parse_schema(_without_logical_types(latest.schema), _write_hint=False)
+        plain = _without_logical_types(latest.schema)
+        self._header = MARKER + latest.fingerprint
+        self._plain = parse_schema(plain, _write_hint=False)
+        marked = dict(plain, name=f"{plain['name']}Marked", fields=[
+            *plain["fields"], {"name": "_mark", "type": {"type": "fixed", "name": "LineMark", "size": len(_MARK)}}])  # fmt: skip
+        self._poll_schema = parse_schema({"type": "array", "items": marked}, _write_hint=False)
         self.rows = 0  # declaration lines merged by this process (not counting redeliveries)
 
     def _run(self, stop: threading.Event) -> None:
@@ -159,16 +186,44 @@ class DeclarationsConsumer(TrackedConsumer):
                     consumer.seek(tp, offset)
 
     def prepare(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> Prepared:
-        """Decode and check every line of a poll (no database): per partition, (offset, row or reason)."""
+        """Decode and check every line of a poll (no database): per partition, each row or its reason."""
         prepared: Prepared = {}
         for tp, records in batch.items():
-            lines = prepared[tp] = []
-            for record in records:
+            rows: list[tuple[Any, ...] | None] = []
+            reasons: dict[int, str] = {}
+            decoded = self._decode_all([record.value for record in records])
+            if decoded is not None:
+                with contextlib.suppress(InvalidLine):  # the usual poll: every line good
+                    prepared[tp] = Lines(records, [checked(fields) for fields in decoded], reasons)
+                    continue
+            for i, record in enumerate(records):
                 try:
-                    lines.append((record, checked(self._plain_record(record.value)), None))
+                    fields = decoded[i] if decoded is not None else self._plain_record(record.value)
+                    rows.append(checked(fields))
                 except (AvroDecodeError, InvalidLine) as exc:
-                    lines.append((record, None, f"{type(exc).__name__}: {exc}"))
+                    rows.append(None)
+                    reasons[i] = f"{type(exc).__name__}: {exc}"
+            prepared[tp] = Lines(records, rows, reasons)
         return prepared
+
+    def _decode_all(self, values: list[bytes | None]) -> list[dict[str, Any]] | None:
+        """Every line in one fastavro call when all are the latest version and their bodies are well
+        framed (each followed by its mark, the whole buffer read); None to decode them one by one."""
+        header = self._header
+        parts: list[Any] = [_long(len(values))]
+        for value in values:
+            if value is None or value[:10] != header:
+                return None
+            parts += (memoryview(value)[10:], _MARK)
+        parts.append(b"\x00")
+        buf = io.BytesIO(b"".join(parts))
+        try:
+            decoded: Any = schemaless_reader(buf, self._poll_schema, None)
+        except Exception:  # a corrupt line: the line-by-line decoding names it
+            return None
+        if buf.read(1) or len(decoded) != len(values) or any(line["_mark"] != _MARK for line in decoded):
+            return None
+        return decoded
 
     def handle_batch(
         self, conn: psycopg.Connection[Any], batch: dict[TopicPartition, list[ConsumerRecord]]
@@ -181,6 +236,9 @@ class DeclarationsConsumer(TrackedConsumer):
         broker log was replaced (their stored positions are forgotten: the caller starts them over)."""
         replaced: list[TopicPartition] = []
         with conn.transaction():
+            # No wait for the WAL flush at commit: a crash can only lose a batch together with its positions
+            # (same transaction), which the consumer then reads again: exactly-once holds, the fsync is saved.
+            conn.execute("SET LOCAL synchronous_commit = off")
             conn.execute(_STAGE)
             fresh: list[tuple[Any, ...]] = []
             dead: list[tuple[ConsumerRecord, str]] = []
@@ -189,23 +247,24 @@ class DeclarationsConsumer(TrackedConsumer):
                 if start is None:
                     replaced.append(tp)
                     continue
-                for record, row, reason in lines:
-                    if record.offset < start:
-                        continue  # applied already: a redelivery
-                    if row is not None:
-                        fresh.append(row)
-                    else:
-                        dead.append((record, reason or "invalid"))
+                skip = 0  # records below the stored position were applied already: a redelivery
+                while skip < len(lines.records) and lines.records[skip].offset < start:
+                    skip += 1
+                rows = lines.rows[skip:] if skip else lines.rows
+                fresh += [row for row in rows if row is not None] if lines.reasons else rows
+                dead += [
+                    (lines.records[i], reason) for i, reason in sorted(lines.reasons.items()) if i >= skip
+                ]
             if fresh:
                 with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
                     for row in fresh:
                         copy.write_row(row)
             for record, reason in dead:
                 self._dead_letter_in_batch(conn, record, reason)
-            report = merge_staged(conn, _SOURCE) if fresh else LoadReport(0, 0, 0)
+            report = merge_staged(conn, _SOURCE, len(fresh)) if fresh else LoadReport(0, 0, 0)
             for tp, lines in prepared.items():
-                if tp not in replaced and lines:
-                    self._advance(conn, lines[-1][0])
+                if tp not in replaced and lines.records:
+                    self._advance(conn, lines.records[-1])
         self.rows += report.rows
         self.handled += len(fresh) + len(dead)
         if dead:
@@ -315,6 +374,17 @@ class _Writer:
             with contextlib.suppress(queue.Full):
                 self.queue.put(None, timeout=30)
             self._thread.join(timeout=30)
+
+
+def _long(n: int) -> bytes:
+    """An Avro long (zig-zag varint) for a non-negative n."""
+    n <<= 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _without_logical_types(schema: Any) -> Any:

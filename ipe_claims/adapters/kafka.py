@@ -22,9 +22,14 @@ from ipe_claims.settings import TOPIC_PARTITIONS, Settings
 log = structlog.get_logger()
 
 Handler = Callable[[psycopg.Connection[Any], ConsumerRecord], None]
+BatchHandler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
 # What became of one record (TrackedConsumer._handle); an int instead means "seek there".
 HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
 UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
+
+
+class _PerRecord(Exception):
+    """This poll needs the record-by-record path."""
 
 
 class PoisonMessage(Exception):
@@ -95,6 +100,12 @@ class TrackedConsumer:
     record the handler rejects as bad input (one of ``poison``) is dead-lettered with the reason and
     passed; any other failure (database down, a bug) leaves the position alone and retries after a
     pause, so nothing is skipped: a stuck partition shows as lag, never as a lost claim.
+
+    With a ``batch_handler``, a whole poll goes through it in **one** transaction that also stores every
+    partition's position: commits and event-store saves are shared by up to ``max_poll_records`` records.
+    Anything unusual in a poll (a position that is not where the poll starts, a lost log, or any error
+    of the batch handler, a poison record included) rolls the batch back and the poll is handled record
+    by record as above, so the batch path only ever does what the record path would have done.
     """
 
     def __init__(
@@ -104,13 +115,16 @@ class TrackedConsumer:
         topics: list[str],
         handler: Handler,
         poison: tuple[type[Exception], ...] = (PoisonMessage,),
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.settings = settings
         self.poison = poison
         self.name = name
         self.topics = topics
         self.handler = handler
+        self.batch_handler = batch_handler
         self.handled = 0
+        self.batches = 0  # polls handled in one transaction
         self._topic_ids: Callable[[str], str | None] = lambda _topic: None
         self._refresh_metadata: Callable[[], object] = lambda: None
         self._gaps: set[tuple[str, int, int]] = set()
@@ -196,6 +210,8 @@ class TrackedConsumer:
         consumer.subscribe(self.topics, listener=SeekToStored())
         while not stop.is_set():
             batch = consumer.poll(timeout_ms=200)
+            if batch and self.batch_handler is not None and self._handle_batch(conn, batch):
+                continue
             for tp, records in batch.items():
                 for record in records:
                     if stop.is_set():
@@ -241,6 +257,65 @@ class TrackedConsumer:
             return RETRY
         self.handled += 1
         return HANDLED
+
+    def _handle_batch(
+        self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> bool:
+        """The poll in one transaction; False (nothing done) when it must go record by record."""
+        assert self.batch_handler is not None
+        try:
+            with conn.transaction():
+                fresh = self._fresh_records(conn, polled)
+                if fresh is None:
+                    raise _PerRecord
+                if fresh:
+                    self.batch_handler(conn, fresh)
+                last: dict[tuple[str, int], ConsumerRecord] = {}
+                for record in fresh:
+                    last[record.topic, record.partition] = record
+                for record in last.values():
+                    self._advance(conn, record)
+        except _PerRecord:
+            return False
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except Exception as exc:
+            if conn.closed:
+                raise
+            log.info("consumer.batch_fallback", consumer=self.name, records=sum(map(len, polled.values())),
+                     error=type(exc).__name__)  # fmt: skip
+            return False
+        self.handled += len(fresh)
+        self.batches += 1
+        return True
+
+    def _fresh_records(
+        self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> list[ConsumerRecord] | None:
+        """The records at or past each partition's stored position (locked for this transaction), in
+        poll order; None when a partition needs the record path (a lost log, a gap to seek back over)."""
+        rows = conn.execute(
+            "SELECT topic, partition, next_offset, topic_id FROM consumer_positions WHERE consumer = %s "
+            "AND topic = ANY(%s) FOR UPDATE",
+            (self.name, list({tp.topic for tp in polled})),
+        ).fetchall()
+        stored = {(topic, partition): (offset, topic_id) for topic, partition, offset, topic_id in rows}
+        fresh: list[ConsumerRecord] = []
+        for tp, records in polled.items():
+            if self._topic_ids(tp.topic) == UNKNOWN_TOPIC_ID:
+                return None
+            position = stored.get((tp.topic, tp.partition))
+            if position is None:
+                fresh.extend(records)
+                continue
+            next_offset, stored_id = position
+            if not self._same_log(tp.topic, stored_id):
+                return None
+            taken = [record for record in records if record.offset >= next_offset]
+            if taken and taken[0].offset > next_offset:
+                return None  # records were skipped: the record path seeks back to the position
+            fresh.extend(taken)
+        return fresh
 
     def _check_position(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
         """The stored position, not the broker's, decides whether this record is the next to handle.

@@ -16,6 +16,8 @@ again on redelivery, with the same key (at least once; readers dedupe on the key
 from __future__ import annotations
 
 import threading
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +28,11 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from ipe_claims import intake
-from ipe_claims.adapters.accounts import enabled_account
+from ipe_claims.adapters.accounts import Principal, enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.domain.claim import Claim, InsuredRecord
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
 from services.claim_intake import metrics
@@ -47,6 +50,61 @@ class DeadLetter(Exception):
         self.reason = reason
 
 
+def _dead_letter_headers(record: ConsumerRecord, refused: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("dlq-code", refused.code.encode()),
+        ("dlq-reason", refused.reason.encode()),
+        ("dlq-source-topic", record.topic.encode()),
+        ("dlq-source-partition", str(record.partition).encode()),
+        ("dlq-source-offset", str(record.offset).encode()),
+        ("dlq-source-key", record.key or b""),
+    ]
+
+
+class _SameKeyInPoll(Exception):
+    """Two submissions of a poll touch one claim or one insured: the record path orders them."""
+
+
+class _PollBatch:
+    """What ``intake.submit`` takes as its committer: a poll's new claims (and the insured records they
+    open), prepared from aggregates loaded for the whole poll and kept for one save at its end."""
+
+    def __init__(self, store: ClaimsApplication) -> None:
+        self.store = store
+        self.aggregates: list[Claim | InsuredRecord] = []
+        self.known: dict[uuid.UUID, Any] = {}
+        self._keys: set[object] = set()
+
+    def preload(self, claim_ids: list[uuid.UUID], immatriculations: list[str]) -> None:
+        """The poll's claims and insured records, then the last claims of those records: two queries."""
+        self.known = self.store.get_many([*claim_ids, *map(InsuredRecord.id_for, immatriculations)])
+        last = [
+            a.last_claim_id for a in self.known.values() if isinstance(a, InsuredRecord) and a.last_claim_id
+        ]
+        self.known |= self.store.get_many([claim_id for claim_id in last if claim_id not in self.known])
+
+    def submit(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> Claim:
+        prepared = self.store.prepare_submission(claim_id, filed_at, self.known, **submitted)
+        if isinstance(prepared, Claim):
+            return prepared
+        keys = {claim_id, submitted["immatriculation"]}
+        if not self._keys.isdisjoint(keys):
+            raise _SameKeyInPoll
+        self._keys |= keys
+        self.aggregates.extend(prepared)
+        return prepared[0]
+
+
+@dataclass(frozen=True)
+class _Valid:
+    """A submission that passed every check that needs no claim: who sends it, for what claim, its facts."""
+
+    submitter: str
+    claim_id: uuid.UUID
+    facts: dict[str, Any]
+    received_at: datetime
+
+
 class Ingress:
     def __init__(self, settings: Settings, store: ClaimsApplication, codec: AvroCodec) -> None:
         self.settings = settings
@@ -57,21 +115,60 @@ class Ingress:
     def handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
         """Called by TrackedConsumer in the transaction that then stores the position."""
         try:
-            claim_id = self._submit(conn, record)
+            claim, new = self._claim(self._valid(conn, record, {}), self.store)
         except DeadLetter as refused:
-            self._dead_letter(conn, record, refused)
+            self._dead_letters(conn, [(record, refused)])
             return
-        log.info("claim.submitted", claim_id=str(claim_id), channel="kafka", offset=record.offset,
+        self._submitted(record, claim, new)
+
+    def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        """A poll like ``handle``, in few round trips: the portals' accounts read once, the claims and
+        insured records loaded with two queries, every new claim saved by one ``save`` (one event-store
+        transaction). Two submissions of one insured or one claim id in a poll, or a conflict with
+        another writer, raise: the poll is redone record by record, which refuses the second one."""
+        accounts: dict[str, Principal | None] = {}
+        valid: list[tuple[ConsumerRecord, _Valid]] = []
+        refused: list[tuple[ConsumerRecord, DeadLetter]] = []
+        for record in records:
+            try:
+                valid.append((record, self._valid(conn, record, accounts)))
+            except DeadLetter as why:
+                refused.append((record, why))
+        batch = _PollBatch(self.store)
+        batch.preload([v.claim_id for _, v in valid], [v.facts["immatriculation"] for _, v in valid])
+        accepted: list[tuple[ConsumerRecord, Claim, bool]] = []
+        for record, submission in valid:
+            try:
+                accepted.append((record, *self._claim(submission, batch)))
+            except DeadLetter as why:
+                refused.append((record, why))
+        self.store.save(*batch.aggregates)
+        self._dead_letters(conn, refused)  # after the save: a batch redone record by record sends them once
+        for record, claim, new in accepted:
+            self._submitted(record, claim, new)
+
+    @staticmethod
+    def _submitted(record: ConsumerRecord, claim: Claim, accepted: bool) -> None:
+        metrics.SUBMISSIONS.labels("kafka", "accepted" if accepted else "replayed").inc()
+        log.info("claim.submitted", claim_id=str(claim.id), channel="kafka", offset=record.offset,
                  partition=record.partition)  # fmt: skip
 
-    def _submit(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> Any:
+    def _valid(
+        self, conn: psycopg.Connection[Any], record: ConsumerRecord, accounts: dict[str, Principal | None]
+    ) -> _Valid:
+        """The record's submission, checked; ``accounts`` caches the portals' accounts for one transaction."""
         try:
             name, message = self.codec.decode(record.value)
         except AvroDecodeError as exc:
             raise DeadLetter("undecodable", str(exc)) from None
         if name != "ClaimSubmission":
             raise DeadLetter("unexpected_schema", f"a {name} record is not a ClaimSubmission")
-        portal = None if "\x00" in message["portal"] else enabled_account(conn, message["portal"])
+        if "\x00" in message["portal"]:
+            portal = None
+        elif message["portal"] in accounts:
+            portal = accounts[message["portal"]]
+        else:
+            portal = accounts[message["portal"]] = enabled_account(conn, message["portal"])
         if portal is None or portal.role not in PUBLISHING_ROLES:
             raise DeadLetter("unknown_portal", "the portal is not an enabled portal or employer account")
         submission = intake.Submission(
@@ -85,42 +182,49 @@ class Ingress:
         scope = None if portal.role == "portal" else portal.affiliations
         try:
             facts = intake.validate(conn, submission, scope, now.astimezone(CASABLANCA).date())
-            claim_id = intake.claim_id_for(portal.username, message["submission_id"])
-            claim = intake.submit(self.store, claim_id, facts, portal.username, "kafka", now)
         except intake.Refusal as refusal:
             raise DeadLetter(refusal.code, refusal.message_fr) from None
-        metrics.SUBMISSIONS.labels("kafka", "accepted" if claim.filed_at == now else "replayed").inc()
-        return claim.id
+        return _Valid(
+            portal.username, intake.claim_id_for(portal.username, message["submission_id"]), facts, now
+        )
 
-    def _dead_letter(
-        self, conn: psycopg.Connection[Any], record: ConsumerRecord, refused: DeadLetter
-    ) -> None:
-        source = f"{record.topic}/{record.partition}/{record.offset}"
-        headers = [
-            ("dlq-code", refused.code.encode()),
-            ("dlq-reason", refused.reason.encode()),
-            ("dlq-source-topic", record.topic.encode()),
-            ("dlq-source-partition", str(record.partition).encode()),
-            ("dlq-source-offset", str(record.offset).encode()),
-            ("dlq-source-key", record.key or b""),
-        ]
+    def _claim(self, valid: _Valid, committer: ClaimsApplication | _PollBatch) -> tuple[Claim, bool]:
+        """The claim the submission asks for, and whether it is new (False: a redelivery found it)."""
         try:
-            self.producer.send(
-                DEAD_LETTERS_TOPIC, key=source.encode(), value=record.value, headers=headers
-            ).get(timeout=30)
+            claim = intake.submit(self.store, valid.claim_id, valid.facts, valid.submitter, "kafka",
+                                  valid.received_at, committer)  # fmt: skip
+        except intake.Refusal as refusal:
+            raise DeadLetter(refusal.code, refusal.message_fr) from None
+        return claim, claim.filed_at == valid.received_at
+
+    def _dead_letters(
+        self, conn: psycopg.Connection[Any], refused: list[tuple[ConsumerRecord, DeadLetter]]
+    ) -> None:
+        """Publish the refused records to the dead-letter topic, wait for the broker, then write their
+        rows (in the caller's transaction, with the positions)."""
+        if not refused:
+            return
+        try:
+            sent = [self.producer.send(DEAD_LETTERS_TOPIC, key=f"{record.topic}/{record.partition}/{record.offset}"
+                                       .encode(), value=record.value, headers=_dead_letter_headers(record, why))
+                    for record, why in refused]  # fmt: skip
+            for future in sent:
+                future.get(timeout=30)
         except KafkaError:
             self._close_producer()  # e.g. UnknownProducerIdError after a broker restart: start afresh
-            raise  # the record is retried: nothing is passed before its dead letter is on the broker
-        conn.execute(
-            "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
-            "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (CONSUMER_NAME, record.topic, record.partition, record.offset, f"{refused.code}: {refused.reason}",
-             record.key, record.value),
-        )  # fmt: skip
-        metrics.DEAD_LETTERS.labels(refused.code).inc()
-        metrics.SUBMISSIONS.labels("kafka", refused.code).inc()
-        log.warning("ingress.dead_letter", code=refused.code, topic=record.topic, partition=record.partition,
-                    offset=record.offset)  # fmt: skip
+            raise  # the records are retried: nothing is passed before its dead letter is on the broker
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
+                "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(CONSUMER_NAME, record.topic, record.partition, record.offset, f"{why.code}: {why.reason}",
+                  record.key, record.value) for record, why in refused],
+            )  # fmt: skip
+        for record, why in refused:
+            metrics.DEAD_LETTERS.labels(why.code).inc()
+            metrics.SUBMISSIONS.labels("kafka", why.code).inc()
+            log.warning("ingress.dead_letter", code=why.code, topic=record.topic, partition=record.partition,
+                        offset=record.offset)  # fmt: skip
 
     @property
     def producer(self) -> KafkaProducer:
@@ -134,7 +238,8 @@ class Ingress:
             self._producer = None
 
     def consumer(self, name: str = CONSUMER_NAME) -> TrackedConsumer:
-        return TrackedConsumer(self.settings, name, [SUBMISSIONS_TOPIC], self.handle, poison=())
+        return TrackedConsumer(self.settings, name, [SUBMISSIONS_TOPIC], self.handle, poison=(),
+                               batch_handler=self.handle_batch)  # fmt: skip
 
     def run(self, stop: threading.Event, name: str = CONSUMER_NAME) -> None:
         try:

@@ -2,19 +2,14 @@
 
 import threading
 
-from ipe_claims.adapters.avro import AvroDecodeError
-from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.bootstrap import bootstrap, run_until_signalled
-from ipe_claims.settings import CLAIM_EVENTS_TOPIC
-from services.eligibility_projector.projector import CONSUMER_NAME, EligibilityProjector
+from services.eligibility_projector.projector import EligibilityProjector
 
 
 def main() -> None:
     wiring = bootstrap("projector")
     projector = EligibilityProjector(wiring.app, wiring.codec)
-    consumer = TrackedConsumer(
-        wiring.settings, CONSUMER_NAME, [CLAIM_EVENTS_TOPIC], projector.handle, poison=(AvroDecodeError,)
-    )
+    consumer = projector.consumer(wiring.settings)
 
     def run(stop: threading.Event) -> None:
         sweeps = threading.Thread(target=projector.run_sweeps, args=(wiring.settings.database_url, stop))

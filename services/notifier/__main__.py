@@ -8,13 +8,10 @@ import threading
 
 import structlog
 
-from ipe_claims.adapters.avro import AvroDecodeError
-from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.bootstrap import bootstrap, run_until_signalled
-from ipe_claims.settings import CLAIM_EVENTS_TOPIC
 from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
-from services.notifier.notifier import CONSUMER_NAME, Notifier
+from services.notifier.notifier import Notifier
 from services.notifier.projection import DeliveryProjection
 from services.notifier.sender import Sender
 
@@ -24,9 +21,7 @@ def main() -> None:
     config = NotifierConfig.from_env()
     renderer = MessageRenderer()
     notifier = Notifier(wiring.app, wiring.codec, renderer, config.message_id_domain)
-    consumer = TrackedConsumer(
-        wiring.settings, CONSUMER_NAME, [CLAIM_EVENTS_TOPIC], notifier.handle, poison=(AvroDecodeError,)
-    )
+    consumer = notifier.consumer(wiring.settings)
     sender = Sender(wiring.settings, wiring.app, renderer, config)
     projection = DeliveryProjection(wiring.settings, wiring.app)
     structlog.get_logger().info("notifier.channels", configured=sender.channels)

@@ -18,16 +18,22 @@ from eventsourcing.persistence import IntegrityError
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters import contacts, delivery_log
-from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
+from ipe_claims.adapters.contacts import Contact
+from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.domain.notification import Notification, channels_for, delivery_id
+from ipe_claims.domain.notification import EMAIL, NONE, SMS, Notification, channels_for, delivery_id
 from ipe_claims.domain.rules import VALABLE
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 from services.notifier.messages import MessageRenderer
 
 log = structlog.get_logger()
 CONSUMER_NAME = "ipe-notifier"
+ALL_CHANNELS = (EMAIL, SMS, NONE)
+Wanted = tuple[dict[str, Any], str, uuid.UUID, uuid.UUID]  # event, kind, event id, claim id
 
 
 def _dmy(value: Any) -> str:
@@ -55,12 +61,75 @@ class Notifier:
         self.renderer = renderer
         self.message_id_domain = message_id_domain
 
+    def consumer(self, settings: Settings, name: str = CONSUMER_NAME) -> TrackedConsumer:
+        return TrackedConsumer(settings, name, [CLAIM_EVENTS_TOPIC], self.handle, poison=(AvroDecodeError,),
+                               batch_handler=self.handle_batch)  # fmt: skip
+
     def handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        name, event = self.codec.decode(record.value)
-        kind = kind_of(name, event)
-        if kind is None:
+        wanted = self._wanted([record])  # an undecodable record fails here, before any database use
+        try:
+            with conn.transaction():  # a savepoint: a lost race undoes this attempt's rows
+                self._notify(conn, wanted)
+        except IntegrityError:  # another member saved the Notifications first: this time they are loaded
+            self._notify(conn, wanted)
+
+    def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        self._notify(conn, self._wanted(records))
+
+    def _wanted(self, records: list[ConsumerRecord]) -> list[Wanted]:
+        """The events that call for a message: (event, kind, event id, claim id)."""
+        wanted = []
+        for record in records:
+            name, event = self.codec.decode(record.value)
+            kind = kind_of(name, event)
+            if kind is not None:
+                wanted.append(
+                    (event, kind, uuid.UUID(str(event["event_id"])), uuid.UUID(str(event["claim_id"])))
+                )
+        return wanted
+
+    def _notify(self, conn: psycopg.Connection[Any], wanted: list[Wanted]) -> None:
+        """Write each event's message and its Notifications; the claims, contacts and Notifications of
+        the whole poll are read with one query each and the new Notifications saved with one ``save``
+        (to the event store, before the caller commits the rows and positions). A conflict raises
+        IntegrityError: the caller redoes the work, which then finds the winner's Notifications."""
+        if not wanted:
             return
-        context = self._context(event)
+        claims = self.app.get_many({claim_id for *_, claim_id in wanted})
+        reachable = contacts.find_many(conn, {claim.immatriculation for claim in claims.values()})
+        existing = self.app.get_many({delivery_id(event_id, channel) for _, _, event_id, _ in wanted
+                                      for channel in ALL_CHANNELS})  # fmt: skip
+        unsaved: list[Notification] = []
+        for event, kind, event_id, claim_id in wanted:
+            claim = claims[claim_id]
+            found = [
+                existing[key]
+                for channel in ALL_CHANNELS
+                if (key := delivery_id(event_id, channel)) in existing
+            ]
+            notifications = found or self._request(
+                event_id, claim_id, kind, reachable.get(claim.immatriculation)
+            )
+            if not found:
+                unsaved.extend(notifications)
+                existing.update((n.id, n) for n in notifications)  # the same event again in this poll
+            self._write(conn, event, kind, claim, notifications)
+        self.app.save(*unsaved)
+
+    def _request(
+        self, event_id: uuid.UUID, claim_id: uuid.UUID, kind: str, contact: Contact | None
+    ) -> list[Notification]:
+        """One Notification per channel the insured can be reached on (not yet saved)."""
+        email, mobile = (contact.email, contact.mobile) if contact else (None, None)
+        address = {EMAIL: email, SMS: mobile}
+        return [Notification.request(event_id, claim_id, kind, channel, address.get(channel) or "",
+                                     contact.language if contact else "fr", self.message_id_domain)
+                for channel in channels_for(email, mobile)]  # fmt: skip
+
+    def _write(self, conn: psycopg.Connection[Any], event: dict[str, Any], kind: str, claim: Claim,
+               notifications: list[Notification]) -> None:  # fmt: skip
+        """The message's texts (once per event) and the delivery-log rows of its Notifications."""
+        context = self._context(event, claim)
         fr = self.renderer.render(kind, "fr", context)
         ar = self.renderer.render(kind, "ar", context)
         inserted = conn.execute(
@@ -69,7 +138,6 @@ class Notifier:
             (event["event_id"], event["claim_id"], kind, context["immatriculation"],
              fr.subject, fr.body, ar.subject, ar.body),
         ).rowcount  # fmt: skip
-        notifications = self._request(conn, event, kind, context["immatriculation"])
         delivery_log.upsert(conn, *notifications)
         log.info(
             "notification.requested" if inserted else "notification.duplicate_ignored",
@@ -79,47 +147,9 @@ class Notifier:
             channels=[n.channel for n in notifications],
         )
 
-    def _request(
-        self, conn: psycopg.Connection[Any], event: dict[str, Any], kind: str, immatriculation: str
-    ) -> list[Notification]:
-        """The event's Notifications: loaded if an earlier delivery of the event saved them, else created."""
-        event_id, claim_id = uuid.UUID(str(event["event_id"])), uuid.UUID(str(event["claim_id"]))
-        contact = contacts.find(conn, immatriculation)
-        channels = channels_for(contact.email if contact else None, contact.mobile if contact else None)
-        if delivery_id(event_id, channels[0]) in self.app.repository:
-            return self._existing(event_id)
-        address = {"email": contact.email if contact else None, "sms": contact.mobile if contact else None}
-        created = [
-            Notification.request(
-                event_id,
-                claim_id,
-                kind,
-                channel,
-                address.get(channel) or "",
-                contact.language if contact else "fr",
-                self.message_id_domain,
-            )
-            for channel in channels
-        ]
-        try:
-            self.app.save(*created)
-        except IntegrityError:  # another member saved them first
-            return self._existing(event_id)
-        return created
-
-    def _existing(self, event_id: uuid.UUID) -> list[Notification]:
-        found = []
-        for channel in ("email", "sms", "none"):
-            key = delivery_id(event_id, channel)
-            if key in self.app.repository:
-                notification: object = self.app.repository.get(key)
-                assert isinstance(notification, Notification)
-                found.append(notification)
-        return found
-
-    def _context(self, event: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _context(event: dict[str, Any], claim: Claim) -> dict[str, Any]:
         """The claim as filed (from the store: later events do not repeat who the claim concerns)."""
-        claim = self.app.get_claim(event["claim_id"])
         motif = MOTIFS.get(claim.motif_code)
         dates = {name: _dmy(event[name]) for name in ("return_date", "benefit_end") if name in event}
         return (

@@ -12,11 +12,10 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
-from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.infra.local import free_port
-from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
+from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.relay import Relay
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
@@ -79,12 +78,8 @@ def pipeline(settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec
     stop = threading.Event()
     loops = [
         Relay(settings, claims_app, codec).run,
-        TrackedConsumer(
-            settings, PROJECTOR, [CLAIM_EVENTS_TOPIC], projector.handle, poison=(AvroDecodeError,)
-        ).run,
-        TrackedConsumer(
-            settings, NOTIFIER, [CLAIM_EVENTS_TOPIC], notifier.handle, poison=(AvroDecodeError,)
-        ).run,
+        projector.consumer(settings, PROJECTOR).run,
+        notifier.consumer(settings, NOTIFIER).run,
     ]
     threads = [threading.Thread(target=loop, args=(stop,), daemon=True) for loop in loops]
     for thread in threads:

@@ -146,3 +146,24 @@ def test_a_redelivered_batch_is_a_no_op(settings: Settings, codec: AvroCodec, co
     consumer.handle_batch(conn, {tp: [record(0, 5)]})  # a stale copy of the first line
     assert history(conn, row[1])[0][2] == 6
     assert consumer.rows == 2
+
+
+def test_a_poll_with_a_misframed_line_is_decoded_line_by_line(settings: Settings, codec: AvroCodec) -> None:
+    """A poll is decoded in one call; a line with a byte too many or too few must not shift its
+    neighbours: each is read on its own and only the bad ones are dead-lettered, with the reason."""
+    consumer = DeclarationsConsumer(settings, codec, name=f"decl-{uuid.uuid4().hex[:8]}")
+    rows = lines([date(2025, month, 1) for month in range(1, 6)], days=20)
+    values = [codec.encode(SCHEMA, to_record(row)) for row in rows]
+    values[1] += b"\x00"  # trailing byte
+    values[3] = values[3][:-1]  # truncated salary
+    tp = TopicPartition(DECLARATIONS_TOPIC, 0)
+    batch = {tp: [ConsumerRecord(DECLARATIONS_TOPIC, 0, 0, offset, 0, 0, b"k", value, [], None, 1, len(value), -1)
+                  for offset, value in enumerate(values)]}  # fmt: skip
+    prepared = consumer.prepare(batch)[tp]
+    assert [row is None for row in prepared.rows] == [False, True, False, True, False]
+    assert "trailing bytes" in prepared.reasons[1] and "AvroDecodeError" in prepared.reasons[3]
+    assert [row[5] for row in prepared.rows if row] == [
+        (date(2025, m, 1) - date(1970, 1, 1)).days for m in (1, 3, 5)
+    ]
+    good = consumer.prepare({tp: batch[tp][:1] + batch[tp][2:3]})[tp]  # the fast path gives the same rows
+    assert good.rows == [prepared.rows[0], prepared.rows[2]] and not good.reasons

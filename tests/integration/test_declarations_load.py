@@ -49,6 +49,17 @@ def test_a_file_is_loaded_and_a_later_line_wins(tmp_path: Path, conn) -> None:
         ("1,{imm},X,N,P,2025-01,3,-5", "line 3, salary: must be a non-negative amount"),
         ("1,{imm},X,N,P,2025-01,3,99999999999", "line 3, salary: must be a non-negative amount"),
         ("1,{imm},X,N,P,2025-01,3", "missing data for column"),
+        # the fast tests in front of each rule must not let these through
+        ("1,{imm},X,   ,P,2025-01,26,1", "line 3, nom: is empty"),
+        ("1,{imm},X,N, ,2025-01,26,1", "line 3, prenoms: is empty"),
+        ("1,{imm},,N,P,2025-01,26,1", "line 3, cin: is empty"),
+        ("1,,X,N,P,2025-01,26,1", "line 3, immatriculation: must be digits"),
+        ("1,{imm}x,X,N,P,2025-01,26,1", "line 3, immatriculation: must be digits"),
+        ("123456789012345678901,{imm},X,N,P,2025-01,26,1", "line 3, affiliation_number: must be digits"),
+        ("1,{imm},X,N,P,2025-0:,26,1", "line 3, period: must be YYYY-MM"),
+        ("1,{imm},X,N,P,2025/01,26,1", "line 3, period: must be YYYY-MM"),
+        ("1,{imm},X,N,P,2a25-01,26,1", "line 3, period: must be YYYY-MM"),
+        ("1,{imm},X,N,P,,26,1", "line 3, period: must be YYYY-MM"),
     ],
 )
 def test_a_bad_line_is_reported_and_nothing_is_written(tmp_path: Path, conn, bad: str, message: str) -> None:
@@ -59,6 +70,18 @@ def test_a_bad_line_is_reported_and_nothing_is_written(tmp_path: Path, conn, bad
     assert conn.execute(
         "SELECT count(*) FROM declarations WHERE immatriculation = %s", (imm,)
     ).fetchone() == (0,)
+
+
+def test_spaces_around_values_are_trimmed(tmp_path: Path, conn) -> None:
+    imm = random_digits(9)
+    path = write(tmp_path, [f" 42 , {imm} , X9 , Nom , Pre , 2025-03 ,26,1"])
+    assert load_csv(conn, path).rows == 1
+    assert conn.execute("SELECT affiliation_number, period::text FROM declarations WHERE immatriculation = %s",
+                        (imm,)).fetchone() == ("42", "2025-03-01")  # fmt: skip
+    assert conn.execute("SELECT cin, nom FROM insured WHERE immatriculation = %s", (imm,)).fetchone() == (
+        "X9",
+        "Nom",
+    )
 
 
 def test_a_wrong_header_is_refused(tmp_path: Path, conn) -> None:

@@ -220,3 +220,42 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
     lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     assert {"process.started", "process.stopped"} <= {line["event"] for line in lines}
     assert insured.nom not in stderr.decode() and insured.cin not in stderr.decode()  # ids and codes only
+
+
+def test_a_poll_of_submissions_is_saved_in_one_batch_and_refusals_are_sent_once(
+    settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any],
+    producer: KafkaProducer,
+) -> None:  # fmt: skip
+    portal = f"portal-{random_digits(9)}"
+    create_account(conn, portal, "portal-password", "portal", [])
+    people = [declare(conn, months=40) for _ in range(12)]
+    messages = [submission(codec, portal, insured, f"b-{n}") for n, insured in enumerate(people)]
+    messages[4:4] = [b"garbage", submission(codec, portal, people[0], "b-x", motif_code="vacances")]
+    key = f"test-{uuid.uuid4()}".encode()
+    sent = [producer.send(SUBMISSIONS_TOPIC, key=key, value=value).get(timeout=30) for value in messages]
+    partition, offsets = sent[0].partition, [meta.offset for meta in sent]
+    group = f"ipe-ingress-batch-{random_digits(8)}"
+    ingress = Ingress(settings, claims_app, codec)
+    consumer = ingress.consumer(group)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: conn.execute("SELECT 1 FROM consumer_positions WHERE consumer = %s AND partition = %s "
+                                      "AND next_offset > %s", (group, partition, offsets[-1])).fetchone(),
+                 timeout=60, what="the ingress past the last submission")  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert consumer.batches >= 1
+    for n, insured in enumerate(people):
+        claim_id = uuid.uuid5(NAMESPACE, f"{portal}:b-{n}")
+        record = claims_app.repository.get(InsuredRecord.id_for(insured.immatriculation))
+        assert record.claim_ids == [claim_id]
+    letters = dead_letters(settings, partition, {offsets[4], offsets[5]})
+    assert [
+        bytes(dict(letter.headers)["dlq-code"]) for (letter,) in (letters[offsets[4]], letters[offsets[5]])
+    ] == [
+        b"undecodable",
+        b"unknown_motif",
+    ]

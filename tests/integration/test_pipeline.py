@@ -165,3 +165,20 @@ def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
     )
     assert {consumer for consumer, _ in reasons} == {"ipe-eligibility-projector", "ipe-notifier"}
     assert all("marker" in reason for _, reason in reasons)
+
+
+def test_a_poll_that_repeats_events_is_settled_once(
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    """The batch path (one transaction, one save per poll) with a redelivery inside the poll itself."""
+    insured = declare(conn, months=40)
+    claim_id = submit(claims_app, insured)
+    wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
+    before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
+    mine = claim_records(settings, claim_id)
+    with conn.transaction():
+        pipeline.projector.handle_batch(conn, [*mine, *mine])
+        pipeline.notifier.handle_batch(conn, [*mine, *mine])
+    assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
+    assert decision_events(conn, claim_id) == 1
+    assert notification_kinds(conn, claim_id) == ["deposited", "valid"]

@@ -1,0 +1,77 @@
+"""TrackedConsumer's batch mode against the harness's broker and Postgres: a clean poll is one
+transaction; a poll holding a poison record is rolled back and redone record by record, so every good
+record takes effect exactly once and the poison one is dead-lettered with its reason."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
+
+from ipe_claims.adapters.kafka import PoisonMessage, TrackedConsumer
+from ipe_claims.settings import Settings
+from tests.conftest import random_digits, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def position(conn: psycopg.Connection[Any], name: str) -> int:
+    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_positions WHERE consumer = %s",
+                       (name,)).fetchone()  # fmt: skip
+    return int(row[0]) if row else 0
+
+
+def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
+    settings: Settings, conn: psycopg.Connection[Any]
+) -> None:
+    topic, table, name = (
+        f"{prefix}_{random_digits(9)}" for prefix in ("test-batch", "batch_effects", "batch")
+    )
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
+
+    def handle(c: psycopg.Connection[Any], record: ConsumerRecord) -> None:
+        if record.value == b"poison":
+            raise PoisonMessage("a poisoned line")
+        c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))  # a duplicate would raise
+
+    def handle_batch(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        for record in records:
+            handle(c, record)
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    values = [f"v{n}" for n in range(10)] + ["poison"] + [f"w{n}" for n in range(10)]
+    for value in values:
+        producer.send(topic, value.encode(), partition=0)
+    producer.flush()
+    consumer = TrackedConsumer(settings, name, [topic], handle, batch_handler=handle_batch)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: position(conn, name) >= len(values), timeout=60, what="the first records")
+        batches = consumer.batches
+        for n in range(5):
+            producer.send(topic, f"x{n}".encode(), partition=0)
+        producer.flush()
+        wait_for(lambda: position(conn, name) >= len(values) + 5, timeout=60, what="the later records")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+        producer.close()
+    effects = {value for (value,) in conn.execute(f"SELECT value FROM {table}")}
+    assert effects == {v for v in values if v != "poison"} | {f"x{n}" for n in range(5)}
+    (reason,) = conn.execute(
+        "SELECT reason FROM dead_letters WHERE consumer = %s AND topic = %s AND message_offset = 10",
+        (name, topic),
+    ).fetchone() or (None,)
+    assert reason == "PoisonMessage: a poisoned line"
+    assert consumer.batches > batches  # the clean poll went in one transaction
+    assert consumer.handled == len(values) + 5  # every record once, the poison one included
