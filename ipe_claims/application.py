@@ -6,6 +6,7 @@ transaction is what makes "one open claim per insured" atomic rather than a chec
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
@@ -16,7 +17,8 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, StoredEvent, Transcoding
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
 
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import local_date
@@ -49,7 +51,7 @@ class ClaimsApplication(Application[uuid.UUID]):
         transcoder.register(DateAsISO())
 
     def get_claim(self, claim_id: uuid.UUID) -> Claim:
-        claim = self.repository.get(claim_id)
+        claim: object = self.repository.get(claim_id)
         assert isinstance(claim, Claim)
         return claim
 
@@ -62,33 +64,23 @@ class ClaimsApplication(Application[uuid.UUID]):
     def get_many(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The aggregates among ``ids`` that exist, rebuilt from one query instead of one per aggregate:
         a consumer's poll loads every claim it touches at once."""
-        recorder = self.recorder
-        if not ids or not isinstance(recorder, PostgresAggregateRecorder):
+        if not ids or not isinstance(self.recorder, PostgresAggregateRecorder):
             return {key: self.repository.get(key) for key in ids if key in self.repository}
-        statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-            rows = cursor.execute(statement, (list(ids),), prepare=True).fetchall()
-        found: dict[uuid.UUID, Any] = {}
-        for row in rows:
-            stored = StoredEvent(
-                row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
-            )
-            event: Any = self.mapper.to_domain_event(stored)
-            found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
-        return found
+        with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            return self.aggregates_from(cursor.execute(self.events_statement, (list(ids),)).fetchall())
 
-    def events_statement(self) -> Composed:
+    @functools.cached_property
+    def events_statement(self) -> str:
         """One query for the events of several aggregates (``ANY(%s)`` of ids), for callers that send it
         on their own connection next to other queries (the HTTP intake's single round trip)."""
         recorder = self.recorder
         assert isinstance(recorder, PostgresAggregateRecorder)
-        return SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+        table = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+        query = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        )
+        return query.format(*table).as_string(None)
 
     def aggregates_from(self, rows: Sequence[Sequence[Any]]) -> dict[uuid.UUID, Any]:
         """The aggregates folded from rows of ``events_statement`` (tuples, in its order)."""
@@ -142,7 +134,7 @@ class ClaimsApplication(Application[uuid.UUID]):
 
     def _insured_record(self, immatriculation: str) -> InsuredRecord:
         try:
-            record = self.repository.get(InsuredRecord.id_for(immatriculation))
+            record: object = self.repository.get(InsuredRecord.id_for(immatriculation))
         except AggregateNotFoundError:
             return InsuredRecord.open(immatriculation)
         assert isinstance(record, InsuredRecord)

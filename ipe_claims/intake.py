@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,10 +17,10 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from ipe_claims.application import ClaimsApplication
-from ipe_claims.domain.claim import NAMESPACE, Claim, OpenClaimExists
+from ipe_claims.domain.claim import NAMESPACE, Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.group_commit import GroupCommit
+from ipe_claims.group_commit import GroupCommit, Receipt
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -62,18 +62,25 @@ def calendar_date(text: str) -> date | None:
         return None
 
 
-def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations: Collection[str] | None,
-             today: date) -> dict[str, Any]:  # fmt: skip
-    """The claim's facts (with the insured's identity as declared), or the first rule it breaks.
+_PERSON = (
+    "SELECT i.cin, i.nom, i.prenoms FROM insured i WHERE i.immatriculation = %s AND EXISTS ("
+    "SELECT 1 FROM declarations d WHERE d.immatriculation = i.immatriculation AND d.affiliation_number = %s)"
+)
 
-    ``affiliations`` are those the submitter acts for; None for a ``portal`` account, which may submit
-    for any affiliation (the insured must still have been declared by it).
-    """
-    for name, value in vars(submission).items():
-        if isinstance(value, str) and "\x00" in value:  # Postgres text cannot hold it: a wrong value
-            raise Refusal(
-                400, "invalid_type", f"Valeur invalide pour {name}.", f"قيمة غير صالحة في {name}.", name
-            )
+
+def _nul_field(submission: Submission) -> str | None:
+    """A field holding NUL, which Postgres text cannot hold (so it must not be sent)."""
+    return next((name for name, value in vars(submission).items() if isinstance(value, str) and "\x00" in value),
+                None)  # fmt: skip
+
+
+def check(submission: Submission, affiliations: Collection[str] | None, today: date) -> date:
+    """The rules a submission can break before any lookup, in the order they are reported; the job-loss
+    date when it breaks none."""
+    if name := _nul_field(submission):  # a wrong value, not a crash
+        raise Refusal(
+            400, "invalid_type", f"Valeur invalide pour {name}.", f"قيمة غير صالحة في {name}.", name
+        )
     if affiliations is not None and submission.affiliation_number not in affiliations:
         raise not_found("affiliation_number")
     if submission.motif_code not in MOTIFS:
@@ -90,15 +97,10 @@ def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations
         raise Refusal(422, "attestation_required",
                       "Vous devez attester l'exactitude des informations liées à la perte d'emploi.",
                       "يجب الإشهاد بصحة المعلومات المتعلقة بفقدان الشغل.", "attestation")  # fmt: skip
-    person = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(
-            "SELECT i.cin, i.nom, i.prenoms FROM insured i WHERE i.immatriculation = %s AND EXISTS ("
-            "SELECT 1 FROM declarations d WHERE d.immatriculation = i.immatriculation AND d.affiliation_number = %s)",
-            (submission.immatriculation, submission.affiliation_number),
-        )
-        .fetchone()
-    )
+    return loss
+
+
+def _facts(submission: Submission, loss: date, person: tuple[Any, ...] | None) -> dict[str, Any]:
     if person is None:
         raise Refusal(422, "insured_not_declared", "Cet assuré n'a jamais été déclaré par cette affiliation.",
                       "لم يسبق لهذا الانخراط التصريح بهذا المؤمن له.", "immatriculation")  # fmt: skip
@@ -108,20 +110,76 @@ def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations
             "nom": nom, "prenoms": prenoms}  # fmt: skip
 
 
+def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations: Collection[str] | None,
+             today: date) -> dict[str, Any]:  # fmt: skip
+    """The claim's facts (with the insured's identity as declared), or the first rule it breaks.
+
+    ``affiliations`` are those the submitter acts for; None for a ``portal`` account, which may submit
+    for any affiliation (the insured must still have been declared by it).
+    """
+    loss = check(submission, affiliations, today)
+    person = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(_PERSON, (submission.immatriculation, submission.affiliation_number))
+        .fetchone()
+    )
+    return _facts(submission, loss, person)
+
+
+class Lookup:
+    """Every read a submission needs — the insured as the affiliation declared it, the claim (a retry) and
+    the insured's record — sent at once: inside ``conn.pipeline()`` they share one round trip with what the
+    caller sends next. ``collect()`` once the pipeline is over, then ``facts`` and ``known``."""
+
+    def __init__(self, conn: psycopg.Connection[Any], store: ClaimsApplication, submission: Submission,
+                 claim_id: uuid.UUID) -> None:  # fmt: skip
+        self.store = store
+        self.submission = submission
+        self._person: psycopg.Cursor[Any] | None = None
+        self._events: psycopg.Cursor[Any] | None = None
+        self.person: tuple[Any, ...] | None = None
+        self.rows: list[tuple[Any, ...]] = []
+        if _nul_field(submission):
+            return  # `facts` refuses it before anything is read
+        ids = [claim_id, InsuredRecord.id_for(submission.immatriculation)]
+        self._person = conn.cursor(row_factory=tuple_row).execute(
+            _PERSON, (submission.immatriculation, submission.affiliation_number)
+        )
+        self._events = conn.cursor(row_factory=tuple_row).execute(store.events_statement, (ids,))
+
+    def collect(self) -> None:
+        if self._person is not None and self._events is not None:
+            self.person, self.rows = self._person.fetchone(), self._events.fetchall()
+
+    def facts(self, affiliations: Collection[str] | None, today: date) -> dict[str, Any]:
+        """What ``validate`` returns (or refuses), from the rows already read."""
+        return _facts(self.submission, check(self.submission, affiliations, today), self.person)
+
+    def known(self) -> dict[uuid.UUID, Any]:
+        """The claim and the insured's record as stored (absent: they do not exist), for ``submit``."""
+        return self.store.aggregates_from(self.rows)
+
+
 def claim_id_for(submitter: str, idempotency_key: str | None) -> uuid.UUID:
     """Deterministic when the caller gives a key, so a retry finds the claim its first try made."""
     return uuid.uuid5(NAMESPACE, f"{submitter}:{idempotency_key}") if idempotency_key else uuid.uuid4()
 
 
 def submit(store: ClaimsApplication, claim_id: uuid.UUID, facts: dict[str, Any], submitted_by: str,
-           channel: str, filed_at: datetime, committer: GroupCommit | None = None) -> Claim:  # fmt: skip
+           channel: str, filed_at: datetime, committer: GroupCommit | Any = None,
+           known: Mapping[uuid.UUID, Any] | None = None, receipt: Receipt | None = None) -> Claim:  # fmt: skip
     """The claim as it was submitted (version 1), new or found by its id: a retry gets the first answer.
 
-    With a ``committer``, concurrent submissions share one event-store transaction (see group_commit).
+    With a ``committer``, concurrent submissions share one event-store transaction (see group_commit);
+    a ``GroupCommit`` also takes ``known`` (a ``Lookup``'s, sparing it the reads) and a ``receipt`` (rows
+    written with the new claim). Any object with ``submit(claim_id, filed_at, **submitted)`` will do.
     """
+    extras: dict[str, Any] = {
+        name: value for name, value in (("known", known), ("receipt", receipt)) if value is not None
+    }
     try:
         claim = (committer or store).submit(
-            claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **facts
+            claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **extras, **facts
         )
     except OpenClaimExists as exc:
         raise Refusal(409, "open_claim_exists", "Une demande est déjà en cours pour cet assuré.",

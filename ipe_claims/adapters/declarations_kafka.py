@@ -251,7 +251,7 @@ class DeclarationsConsumer(TrackedConsumer):
                 while skip < len(lines.records) and lines.records[skip].offset < start:
                     skip += 1
                 rows = lines.rows[skip:] if skip else lines.rows
-                fresh += [row for row in rows if row is not None] if lines.reasons else rows
+                fresh += [row for row in rows if row is not None]
                 dead += [
                     (lines.records[i], reason) for i, reason in sorted(lines.reasons.items()) if i >= skip
                 ]

@@ -1,11 +1,13 @@
 """Rebuild the read models from the log into fresh tables, then compare them with the live ones or swap.
 
-The rebuild goes through ``projections.apply_claim_event``, the very function the live projector calls,
-on a connection whose ``search_path`` puts a private schema of fresh tables first: the projections'
-unqualified table names then resolve to the fresh copies, and the live tables are untouched until the
-swap. The swap holds the live tables in EXCLUSIVE mode (readers go on, writers wait), catches up on
-events appended meanwhile, and replaces the rows in one transaction, so a reader sees the old state or
-the new one, never a mix.
+The rebuild writes into a private schema of fresh (unlogged: scratch) copies of the read-model tables,
+so the live tables are untouched until the swap. A page of events whose claims are born in it is folded
+per claim into final rows (``fold.fold``, which mirrors ``projections.apply_claim_event``) and written by
+``COPY``; the events of other claims go through ``apply_claim_event`` itself, the function the live
+projector calls, on a connection whose ``search_path`` puts the private schema first. The swap holds the
+live tables in EXCLUSIVE mode (readers go on, writers wait), catches up on events appended meanwhile,
+and replaces the rows that differ in one transaction, so a reader sees the old state or the new one,
+never a mix.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import psycopg
 from psycopg import sql
 
 from ipe_claims import projections
-from ipe_claims.adapters.claim_messages import to_record
 from ipe_claims.application import CLAIM_TOPICS, ClaimsApplication
+from ipe_claims.audit import fold
+from ipe_claims.audit.store_source import RecordDecoder, claim_notifications
 
 PAGE = 1000
 Record = tuple[str, dict[str, Any]]
@@ -61,15 +64,10 @@ def count_claim_events(conn: psycopg.Connection[Any], after: int, up_to: int) ->
 
 def store_records(app: ClaimsApplication, after: int, up_to: int) -> Iterator[tuple[int, Record]]:
     """Claim events of the store in global order, as the relay would publish them: (position, record)."""
-    while after < up_to:
-        page = app.claim_notifications(after, PAGE)
-        if not page:
-            return
+    decoder = RecordDecoder(app.mapper)
+    for page in claim_notifications(app, after, up_to):
         for notification in page:
-            if notification.id > up_to:
-                return
-            yield notification.id, to_record(app.to_event(notification))
-        after = page[-1].id
+            yield notification.id, decoder.record(notification)
 
 
 @dataclass
@@ -98,18 +96,47 @@ class Shadow:
         self.schema = f"ipe_replay_{uuid.uuid4().hex[:12]}"
         self.position = 0  # the last store notification id applied (or its equivalent for Kafka)
         self.applied = 0
+        self.foldable = False  # whether pages go through fold + COPY (see _can_fold)
+        self.folded = 0  # rows written by fold + COPY
 
     def __enter__(self) -> Shadow:
         with self.conn.transaction():
             self.conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
             for table in self.tables:
                 self.conn.execute(
-                    sql.SQL("CREATE TABLE {} (LIKE public.{} INCLUDING ALL)").format(
+                    sql.SQL("CREATE UNLOGGED TABLE {} (LIKE public.{} INCLUDING ALL)").format(
                         self._shadow(table), sql.Identifier(table)
                     )
                 )
+            self._drop_lookup_indexes()
+            self.foldable = self._can_fold()
         self.conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.schema)))
         return self
+
+    def _drop_lookup_indexes(self) -> None:
+        """Nothing reads the fresh tables by their non-unique indexes (the comparison and the swap read
+        them whole), so they need not be maintained row by row; unique ones stay, they are rules."""
+        rows = self.conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND NOT i.indisunique",
+            (self.schema,),
+        ).fetchall()
+        for (index,) in rows:
+            self.conn.execute(
+                sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(self.schema), sql.Identifier(index))
+            )
+
+    def _can_fold(self) -> bool:
+        """The fold mirrors apply_claim_event on the ``claims`` table as it is: use it only while the read
+        models are that one table with exactly the columns it writes, none of them with a default."""
+        if self.tables != (fold.TABLE,):
+            return False
+        rows = self.conn.execute(
+            "SELECT column_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = %s",
+            (fold.TABLE,),
+        ).fetchall()
+        return {name for name, _ in rows} == set(fold.COLUMNS) and all(default is None for _, default in rows)
 
     def __exit__(self, *exc: object) -> None:
         if self.conn.closed:
@@ -136,16 +163,74 @@ class Shadow:
         return count
 
     def _apply_batch(self, batch: list[tuple[int, Record]], progress: Progress | None) -> int:
-        # Pipeline mode sends the page's statements without waiting for each answer: a rebuild does not
-        # need apply_claim_event's "did it change a row" (the live projector does, and runs without it).
-        with self.conn.transaction(), self.conn.pipeline():
-            for position, (name, record) in batch:
-                projections.apply_claim_event(self.conn, name, record)
-                self.position = max(self.position, position)
+        if not self.foldable:
+            self._write([], batch)
+        else:
+            try:
+                self._write(*self._fold(batch, look_up=False))
+            except psycopg.errors.UniqueViolation:
+                # A claim submitted in this page has its row already (an earlier apply() of this rebuild,
+                # e.g. a catch-up overlapping it): the page rolled back; go again knowing which.
+                self._write(*self._fold(batch, look_up=True))
+        self.position = max(self.position, max(position for position, _ in batch))
         self.applied += len(batch)
         if progress:
             progress(len(batch))
         return len(batch)
+
+    def _write(self, rows: list[fold.Row], rest: list[tuple[int, Record]]) -> None:
+        """One transaction: the folded rows by COPY, the other events by apply_claim_event."""
+        with self.conn.transaction():
+            if rows:
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in fold.COLUMNS)
+                copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(self._shadow(fold.TABLE), columns)
+                with self.conn.cursor().copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(tuple(row.values()))
+            if rest:
+                # Pipeline mode sends the statements without waiting for each answer: a rebuild does not
+                # need apply_claim_event's "did it change a row" (the live projector does).
+                with self.conn.pipeline():
+                    for _, (name, record) in rest:
+                        projections.apply_claim_event(self.conn, name, record)
+        self.folded += len(rows)
+
+    def _fold(
+        self, batch: list[tuple[int, Record]], look_up: bool
+    ) -> tuple[list[fold.Row], list[tuple[int, Record]]]:
+        """Split a page: the final rows of the claims whose row this page creates (folded per claim, to
+        COPY), and the events of the other claims, in order, for apply_claim_event.
+
+        A claim's events stay in their order; claims are independent rows, so their relative order does
+        not matter. A ClaimSubmitted whose row exists already is a no-op in SQL, so such a claim takes the
+        statement path; ``look_up`` finds them. Without it, the COPY of their row fails on the primary
+        key instead, and the caller looks up: within one pass over the store or Kafka a claim is
+        submitted once, so that happens only where a second pass overlaps the first.
+        """
+        by_claim: dict[Any, list[Record]] = {}
+        born: dict[str, Any] = {}  # str(claim id) -> claim id as in the records
+        for _, item in batch:
+            claim = item[1].get("claim_id")
+            events = by_claim.get(claim)
+            if events is None:
+                by_claim[claim] = events = []
+            events.append(item)
+            if item[0] == fold.SUBMITTED:
+                born[str(claim)] = claim
+        if born and look_up:
+            existing = self.conn.execute(
+                sql.SQL("SELECT claim_id::text FROM {} WHERE claim_id = ANY(%s::uuid[])").format(
+                    self._shadow(fold.TABLE)
+                ),
+                (list(born),),
+            ).fetchall()
+            for (claim,) in existing:
+                born.pop(claim, None)
+        rows = [row for claim in born.values() if (row := fold.fold(by_claim[claim])) is not None]
+        if len(born) == len(by_claim):
+            return rows, []
+        folded = set(born.values())
+        return rows, [item for item in batch if item[1][1].get("claim_id") not in folded]
 
     def differences(self, limit: int = 1000) -> list[Difference]:
         """Row-for-row comparison of every rebuilt table with its live counterpart."""
@@ -197,14 +282,33 @@ class Shadow:
                 self.position = max(self.position, position)
                 caught_up += 1
             for table in self.tables:
-                columns = sql.SQL(", ").join(sql.Identifier(c) for c in table_columns(self.conn, table))
-                self.conn.execute(sql.SQL("DELETE FROM public.{}").format(sql.Identifier(table)))
-                self.conn.execute(
-                    sql.SQL("INSERT INTO public.{} ({}) SELECT {} FROM {}").format(
-                        sql.Identifier(table), columns, columns, self._shadow(table)
-                    )
-                )
+                self._replace_rows(table)
         return caught_up
+
+    def _replace_rows(self, table: str) -> None:
+        """Make the live table equal its rebuild, writing only the rows that differ: a live row goes
+        unless the rebuild has it identically (the comparison --verify makes), then the rebuild's rows
+        come in but for those still there. An up-to-date read model is left untouched, without dead rows.
+
+        ON CONFLICT DO NOTHING can only skip a row left in place: that row equals a rebuilt one, and the
+        rebuild obeys the same unique indexes, so no other rebuilt row can collide with it.
+        """
+        live, rebuilt = sql.SQL("public.{}").format(sql.Identifier(table)), self._shadow(table)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table_columns(self.conn, table))
+        same_key = sql.SQL(" AND ").join(
+            sql.SQL("r.{} = l.{}").format(sql.Identifier(k), sql.Identifier(k))
+            for k in primary_key(self.conn, table)
+        )
+        self.conn.execute(
+            sql.SQL(
+                "DELETE FROM {} l WHERE NOT EXISTS (SELECT 1 FROM {} r WHERE {} AND ROW(r.*) IS NOT DISTINCT FROM ROW(l.*))"
+            ).format(live, rebuilt, same_key)
+        )
+        self.conn.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+                live, columns, columns, rebuilt
+            )
+        )
 
 
 def primary_key(conn: psycopg.Connection[Any], table: str) -> list[str]:

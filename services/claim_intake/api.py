@@ -6,8 +6,10 @@ A new area of the API is a module in ``routes/`` and one ``include_router`` line
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from psycopg.rows import dict_row
@@ -16,14 +18,19 @@ from psycopg_pool import ConnectionPool
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.group_commit import GroupCommit
 from ipe_claims.settings import Settings
-from services.claim_intake import errors
-from services.claim_intake.deps import DecimalJSONResponse
+from services.claim_intake import access_log, errors, limits
+from services.claim_intake.deps import DecimalJSONResponse, Tokens
 from services.claim_intake.edge import Edge
 from services.claim_intake.routes import audit as audit_routes
 from services.claim_intake.routes import auth, claims, decisions, history, reference
 from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
+
+
+def _write_access(pool: ConnectionPool[Any], rows: Sequence[tuple[Any, ...]]) -> None:
+    with pool.connection() as conn:
+        access_log.insert(conn, rows)
 
 
 def create_app(settings: Settings, store: ClaimsApplication | None = None) -> FastAPI:
@@ -34,7 +41,7 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
             from ipe_claims.bootstrap import make_app
 
             app.state.store = make_app(settings)
-        app.state.committer = GroupCommit(app.state.store)
+        app.state.committer = GroupCommit(app.state.store, write_rows=partial(_write_access, app.state.pool))
         yield
         app.state.pool.close()
 
@@ -42,6 +49,8 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
                   default_response_class=DecimalJSONResponse, responses=errors.ANY_ROUTE)  # fmt: skip
     app.state.settings = settings
     app.state.store = store
+    app.state.limiter = limits.Limiter(settings.rate_limit_per_minute)
+    app.state.tokens = Tokens()
     app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,
                                     kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
     errors.install(app)
