@@ -212,16 +212,19 @@ def http(system: System, people: list[Worker], token: str, clients: int = 16) ->
         if response.status_code == 201:
             watcher.expect(uuid.UUID(response.json()["claim_id"]))
 
+    cpu_before = system.cpu()
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(post, people))
     answered = time.perf_counter()
+    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in system.cpu().items()}
     finished = watcher.wait_all(timeout=60 + len(people) / 5)
     watcher.close()
     baseline = raw_produce_consume(system, len(people), 300)
     return {"value": statuses.get(201, 0) / (answered - started), "unit": "submissions/s",
             "baseline": baseline["rate"], "clients": clients, "statuses": {str(k): v for k, v in statuses.items()},
-            "decided_per_s": round(len(watcher.seen) / (finished - started), 1), "target": 500}  # fmt: skip
+            "decided_per_s": round(len(watcher.seen) / (finished - started), 1), "target": 500,
+            "service_cpu_seconds": cpu, "seconds": round(answered - started, 2)}  # fmt: skip
 
 
 def _relayed(system: System, ids: list[uuid.UUID]) -> bool:

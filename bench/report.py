@@ -50,10 +50,10 @@ def markdown(results: dict[str, Any]) -> str:
     if saturation:
         lines.append(f"At saturation (Kafka ingress): p50 {saturation['p50']} ms, p95 {saturation['p95']} ms, "
                      f"p99 {saturation['p99']} ms.")  # fmt: skip
-        cpu = results["scenarios"]["claims_kafka_e2e"].get("service_cpu_seconds", {})
-        lines.append(
-            "CPU seconds used during it: " + ", ".join(f"{k} {v}" for k, v in sorted(cpu.items())) + "."
-        )
+    for name in ("claims_kafka_e2e", "claims_http"):
+        if cpu := results["scenarios"].get(name, {}).get("service_cpu_seconds"):
+            used = ", ".join(f"{k} {v}" for k, v in sorted(cpu.items()))
+            lines.append(f"CPU seconds used during {name} (2 cores): {used}.")
     if results.get("scale_out"):
         lines += ["", "## Scale-out: projectors in one consumer group", "",
                   "| projectors | claims | decisions/s | claims/s incl. start | decided | decided twice | CPU s by service |",

@@ -100,7 +100,9 @@ def check(submission: Submission, affiliations: Collection[str] | None, today: d
     return loss
 
 
-def _facts(submission: Submission, loss: date, person: tuple[Any, ...] | None) -> dict[str, Any]:
+def facts_of(submission: Submission, loss: date, person: tuple[Any, ...] | None) -> dict[str, Any]:
+    """The claim's facts from a checked submission and the insured as its affiliation declared them
+    (``person``: cin, nom, prenoms), or the refusal when that affiliation never declared them."""
     if person is None:
         raise Refusal(422, "insured_not_declared", "Cet assuré n'a jamais été déclaré par cette affiliation.",
                       "لم يسبق لهذا الانخراط التصريح بهذا المؤمن له.", "immatriculation")  # fmt: skip
@@ -123,7 +125,24 @@ def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations
         .execute(_PERSON, (submission.immatriculation, submission.affiliation_number))
         .fetchone()
     )
-    return _facts(submission, loss, person)
+    return facts_of(submission, loss, person)
+
+
+def declared_people(
+    conn: psycopg.Connection[Any], submissions: list[Submission]
+) -> list[tuple[Any, ...] | None]:
+    """``validate``'s lookup for many submissions in one query: each one's insured as its affiliation
+    declared them (cin, nom, prenoms), None when that affiliation never declared them."""
+    rows = conn.execute(
+        "SELECT w.n, i.cin, i.nom, i.prenoms FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(imm, aff, n) "
+        "JOIN insured i ON i.immatriculation = w.imm WHERE EXISTS (SELECT 1 FROM declarations d "
+        "WHERE d.immatriculation = w.imm AND d.affiliation_number = w.aff)",
+        ([s.immatriculation for s in submissions], [s.affiliation_number for s in submissions]),
+    ).fetchall()
+    people: list[tuple[Any, ...] | None] = [None] * len(submissions)
+    for n, *person in rows:
+        people[n - 1] = tuple(person)
+    return people
 
 
 class Lookup:
@@ -153,7 +172,7 @@ class Lookup:
 
     def facts(self, affiliations: Collection[str] | None, today: date) -> dict[str, Any]:
         """What ``validate`` returns (or refuses), from the rows already read."""
-        return _facts(self.submission, check(self.submission, affiliations, today), self.person)
+        return facts_of(self.submission, check(self.submission, affiliations, today), self.person)
 
     def known(self) -> dict[uuid.UUID, Any]:
         """The claim and the insured's record as stored (absent: they do not exist), for ``submit``."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -96,6 +96,17 @@ class _PollBatch:
 
 
 @dataclass(frozen=True)
+class _Checked:
+    """A submission through every check that needs no lookup of the insured."""
+
+    submitter: str
+    claim_id: uuid.UUID
+    submission: intake.Submission
+    loss: date
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class _Valid:
     """A submission that passed every check that needs no claim: who sends it, for what claim, its facts."""
 
@@ -114,26 +125,21 @@ class Ingress:
 
     def handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
         """Called by TrackedConsumer in the transaction that then stores the position."""
+        valid, refused = self._validated(conn, [record])
         try:
-            claim, new = self._claim(self._valid(conn, record, {}), self.store)
-        except DeadLetter as refused:
-            self._dead_letters(conn, [(record, refused)])
-            return
-        self._submitted(record, claim, new)
+            for _, submission in valid:
+                claim, new = self._claim(submission, self.store)
+                self._submitted(record, claim, new)
+        except DeadLetter as why:
+            refused.append((record, why))
+        self._dead_letters(conn, refused)
 
     def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
-        """A poll like ``handle``, in few round trips: the portals' accounts read once, the claims and
-        insured records loaded with two queries, every new claim saved by one ``save`` (one event-store
-        transaction). Two submissions of one insured or one claim id in a poll, or a conflict with
+        """A poll like ``handle``, in few round trips: the portals' accounts read once, the insured's
+        identities with one query, the claims and insured records with two, every new claim saved by one
+        ``save`` (one event-store transaction). Two submissions of one insured or one claim id in a poll, or a conflict with
         another writer, raise: the poll is redone record by record, which refuses the second one."""
-        accounts: dict[str, Principal | None] = {}
-        valid: list[tuple[ConsumerRecord, _Valid]] = []
-        refused: list[tuple[ConsumerRecord, DeadLetter]] = []
-        for record in records:
-            try:
-                valid.append((record, self._valid(conn, record, accounts)))
-            except DeadLetter as why:
-                refused.append((record, why))
+        valid, refused = self._validated(conn, records)
         batch = _PollBatch(self.store)
         batch.preload([v.claim_id for _, v in valid], [v.facts["immatriculation"] for _, v in valid])
         accepted: list[tuple[ConsumerRecord, Claim, bool]] = []
@@ -153,10 +159,35 @@ class Ingress:
         log.info("claim.submitted", claim_id=str(claim.id), channel="kafka", offset=record.offset,
                  partition=record.partition)  # fmt: skip
 
-    def _valid(
+    def _validated(
+        self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]
+    ) -> tuple[list[tuple[ConsumerRecord, _Valid]], list[tuple[ConsumerRecord, DeadLetter]]]:
+        """The records' submissions checked, and those refused with why; the portals' accounts are read
+        once each and every insured's identity with one query."""
+        accounts: dict[str, Principal | None] = {}
+        checked: list[tuple[ConsumerRecord, _Checked]] = []
+        refused: list[tuple[ConsumerRecord, DeadLetter]] = []
+        for record in records:
+            try:
+                checked.append((record, self._checked(conn, record, accounts)))
+            except DeadLetter as why:
+                refused.append((record, why))
+        people = intake.declared_people(conn, [c.submission for _, c in checked])
+        valid: list[tuple[ConsumerRecord, _Valid]] = []
+        for (record, c), person in zip(checked, people, strict=True):
+            try:
+                facts = intake.facts_of(c.submission, c.loss, person)
+            except intake.Refusal as refusal:
+                refused.append((record, DeadLetter(refusal.code, refusal.message_fr)))
+                continue
+            valid.append((record, _Valid(c.submitter, c.claim_id, facts, c.received_at)))
+        return valid, refused
+
+    def _checked(
         self, conn: psycopg.Connection[Any], record: ConsumerRecord, accounts: dict[str, Principal | None]
-    ) -> _Valid:
-        """The record's submission, checked; ``accounts`` caches the portals' accounts for one transaction."""
+    ) -> _Checked:
+        """The record's submission through every check that needs no lookup of the insured; ``accounts``
+        caches the portals' accounts for one transaction."""
         try:
             name, message = self.codec.decode(record.value)
         except AvroDecodeError as exc:
@@ -181,12 +212,11 @@ class Ingress:
         now = datetime.now(UTC)
         scope = None if portal.role == "portal" else portal.affiliations
         try:
-            facts = intake.validate(conn, submission, scope, now.astimezone(CASABLANCA).date())
+            loss = intake.check(submission, scope, now.astimezone(CASABLANCA).date())
         except intake.Refusal as refusal:
             raise DeadLetter(refusal.code, refusal.message_fr) from None
-        return _Valid(
-            portal.username, intake.claim_id_for(portal.username, message["submission_id"]), facts, now
-        )
+        claim_id = intake.claim_id_for(portal.username, message["submission_id"])
+        return _Checked(portal.username, claim_id, submission, loss, now)
 
     def _claim(self, valid: _Valid, committer: ClaimsApplication | _PollBatch) -> tuple[Claim, bool]:
         """The claim the submission asks for, and whether it is new (False: a redelivery found it)."""

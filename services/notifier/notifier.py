@@ -100,21 +100,26 @@ class Notifier:
         existing = self.app.get_many({delivery_id(event_id, channel) for _, _, event_id, _ in wanted
                                       for channel in ALL_CHANNELS})  # fmt: skip
         unsaved: list[Notification] = []
-        for event, kind, event_id, claim_id in wanted:
-            claim = claims[claim_id]
-            found = [
-                existing[key]
-                for channel in ALL_CHANNELS
-                if (key := delivery_id(event_id, channel)) in existing
-            ]
-            notifications = found or self._request(
-                event_id, claim_id, kind, reachable.get(claim.immatriculation)
-            )
-            if not found:
-                unsaved.extend(notifications)
-                existing.update((n.id, n) for n in notifications)  # the same event again in this poll
-            self._write(conn, event, kind, claim, notifications)
+        written = []
+        with conn.pipeline():  # the rows go out together; their results are read once the pipeline ends
+            for event, kind, event_id, claim_id in wanted:
+                claim = claims[claim_id]
+                found = [existing[key] for channel in ALL_CHANNELS
+                         if (key := delivery_id(event_id, channel)) in existing]  # fmt: skip
+                notifications = found or self._request(
+                    event_id, claim_id, kind, reachable.get(claim.immatriculation)
+                )
+                if not found:
+                    unsaved.extend(notifications)
+                    existing.update((n.id, n) for n in notifications)  # the same event again in this poll
+                written.append(
+                    (event, kind, notifications, self._write(conn, event, kind, claim, notifications))
+                )
         self.app.save(*unsaved)
+        for event, kind, notifications, cursor in written:
+            log.info("notification.requested" if cursor.rowcount else "notification.duplicate_ignored",
+                     claim_id=str(event["claim_id"]), event_id=str(event["event_id"]), kind=kind,
+                     channels=[n.channel for n in notifications])  # fmt: skip
 
     def _request(
         self, event_id: uuid.UUID, claim_id: uuid.UUID, kind: str, contact: Contact | None
@@ -127,8 +132,9 @@ class Notifier:
                 for channel in channels_for(email, mobile)]  # fmt: skip
 
     def _write(self, conn: psycopg.Connection[Any], event: dict[str, Any], kind: str, claim: Claim,
-               notifications: list[Notification]) -> None:  # fmt: skip
-        """The message's texts (once per event) and the delivery-log rows of its Notifications."""
+               notifications: list[Notification]) -> psycopg.Cursor[Any]:  # fmt: skip
+        """The message's texts (once per event: the returned cursor's rowcount says whether this was the
+        first time) and the delivery-log rows of its Notifications."""
         context = self._context(event, claim)
         fr = self.renderer.render(kind, "fr", context)
         ar = self.renderer.render(kind, "ar", context)
@@ -137,15 +143,9 @@ class Notifier:
             "subject_ar, body_ar) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
             (event["event_id"], event["claim_id"], kind, context["immatriculation"],
              fr.subject, fr.body, ar.subject, ar.body),
-        ).rowcount  # fmt: skip
+        )  # fmt: skip
         delivery_log.upsert(conn, *notifications)
-        log.info(
-            "notification.requested" if inserted else "notification.duplicate_ignored",
-            claim_id=str(event["claim_id"]),
-            event_id=str(event["event_id"]),
-            kind=kind,
-            channels=[n.channel for n in notifications],
-        )
+        return inserted
 
     @staticmethod
     def _context(event: dict[str, Any], claim: Claim) -> dict[str, Any]:

@@ -45,11 +45,11 @@ class DeliveryProjection:
         )  # fmt: skip
         if not events:
             return 0
-        for originator_id in dict.fromkeys(event.originator_id for event in events):
-            notification: object = self.app.repository.get(uuid.UUID(str(originator_id)))
+        ids = dict.fromkeys(uuid.UUID(str(event.originator_id)) for event in events)
+        for notification in self.app.get_many(list(ids)).values():
             assert isinstance(notification, Notification)
-            with conn.transaction():  # one row per transaction: never waits on a row while holding another
-                delivery_log.upsert(conn, notification)
+            # One statement, its own transaction (autocommit): never waits on a row while holding another.
+            delivery_log.upsert(conn, notification)
         conn.execute(
             "INSERT INTO delivery_projection_positions (projection, last_notification_id) VALUES (%s, %s) "
             "ON CONFLICT (projection) DO UPDATE SET last_notification_id = "
