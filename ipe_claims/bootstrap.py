@@ -35,6 +35,13 @@ def configure_logging(process: str) -> None:
     structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
 
 
+def yield_to_the_api(process: str, settings: Settings) -> None:
+    """Workers (every process but the API) run at a lower CPU priority: when a surge saturates the
+    host, the requests employers wait on and Postgres go first; the workers' backlog is durable."""
+    if process != "api" and settings.worker_nice > 0:
+        os.nice(settings.worker_nice)
+
+
 @dataclass(frozen=True)
 class Wiring:
     settings: Settings
@@ -49,6 +56,7 @@ def make_app(settings: Settings, create_tables: bool = False) -> ClaimsApplicati
 def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
     settings = settings or Settings.from_env()
     configure_logging(process)
+    yield_to_the_api(process, settings)
     return Wiring(settings, make_app(settings), AvroCodec(settings.schemas_dir))
 
 

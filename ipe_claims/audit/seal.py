@@ -279,12 +279,13 @@ def run(database_url: str, stop: threading.Event, every: float = 5.0) -> None:
 
 
 def main() -> None:
-    from ipe_claims.bootstrap import configure_logging, run_until_signalled
+    from ipe_claims.bootstrap import configure_logging, run_until_signalled, yield_to_the_api
     from ipe_claims.settings import Settings
 
     configure_logging("sealer")
-    url = Settings.from_env().database_url
-    run_until_signalled(lambda stop: run(url, stop))
+    settings = Settings.from_env()
+    yield_to_the_api("sealer", settings)
+    run_until_signalled(lambda stop: run(settings.database_url, stop))
 
 
 if __name__ == "__main__":

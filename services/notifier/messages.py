@@ -53,15 +53,17 @@ def _ordered(language: str) -> tuple[str, str]:
 
 class MessageRenderer:
     def __init__(self, templates: Path = TEMPLATES) -> None:
-        # Plain text: autoescape would turn the apostrophes of the French text into entities.
+        # Plain text: autoescape would turn the apostrophes of the French text into entities. Templates
+        # are read once per process (auto_reload off): no stat() of the file for every message.
         self.env = Environment(
             loader=FileSystemLoader(templates),
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
         self.html = Environment(
-            loader=FileSystemLoader(templates), undefined=StrictUndefined, autoescape=True
+            loader=FileSystemLoader(templates), undefined=StrictUndefined, autoescape=True, auto_reload=False
         )
 
     def render(self, kind: str, language: str, context: dict[str, Any]) -> Rendered:
