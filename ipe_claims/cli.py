@@ -72,7 +72,7 @@ def _wait_healthy(home: Path, timeout: float, supervisor_pid: int) -> dict[str, 
         if state.get("phase") in ("stopping", "stopped"):
             break
         services = state.get("services") or {}
-        if state.get("phase") == "running" and all(s["state"] == "running" for s in services.values()):  # type: ignore[attr-defined]
+        if state.get("phase") == "running" and all(s["state"] == "running" for s in services.values()):
             try:
                 if httpx.get(f"{state['http_url']}/healthz", timeout=1).status_code == 200:
                     return state
@@ -151,7 +151,7 @@ def down(timeout: float = 60.0) -> None:
     home = _home()
     state = read_state(home)
     pid = (state or {}).get("supervisor_pid")
-    if not state or not pid_alive(pid):
+    if not state or not isinstance(pid, int) or not pid_alive(pid):
         console.print("Nothing runs.")
         return
     os.kill(pid, signal.SIGTERM)

@@ -27,7 +27,7 @@ def render_html(tables: dict[str, Any], period: str) -> str:
     per_month: dict[str, dict[str, int]] = {}
     for row in tables["claims_per_month"]:
         per_month.setdefault(str(row["month"])[:7], {})[row["situation"]] = row["claims"]
-    months = [{"month": month, "counts": counts} for month, counts in sorted(per_month.items())]
+    months: list[dict[str, Any]] = [{"month": m, "counts": counts} for m, counts in sorted(per_month.items())]
     tallest = max([sum(m["counts"].values()) for m in months] + [1])
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "analytics" / "templates"),
                       autoescape=select_autoescape(["html", "j2"]))  # fmt: skip

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -44,7 +44,7 @@ class AvroCodec:
             canonical = to_parsing_canonical_form(parsed)
             # fastavro gives the fingerprint's bytes little-endian already, as the spec's header wants.
             digest = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-            entry = SchemaVersion(match["name"], int(match["version"]), parsed, digest)
+            entry = SchemaVersion(match["name"], int(match["version"]), cast(dict[str, Any], parsed), digest)
             self.by_fingerprint[entry.fingerprint] = entry
             current = self.latest.get(entry.name)
             if current is None or current.version < entry.version:
@@ -74,4 +74,4 @@ class AvroCodec:
             ) from exc
         if buf.read(1):
             raise AvroDecodeError(f"trailing bytes after a {writer.name} v{writer.version} record")
-        return writer.name, record
+        return writer.name, cast(dict[str, Any], record)

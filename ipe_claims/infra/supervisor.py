@@ -40,7 +40,8 @@ def state_path(home: Path) -> Path:
 
 def read_state(home: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(state_path(home).read_text())  # type: ignore[no-any-return]
+        state: dict[str, Any] = json.loads(state_path(home).read_text())
+        return state
     except (OSError, ValueError):
         return None
 

@@ -104,7 +104,9 @@ class Relay:
             try:
                 with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
                     # One relay publishes at a time, so the global order holds with several replicas.
-                    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()[0]:
+                    while not (
+                        conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone() or (False,)
+                    )[0]:
                         if stop.wait(1.0):
                             return
                     while not stop.is_set():
