@@ -32,17 +32,17 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     size(
         "--insured",
         type=int,
-        default=10000,
+        default=34000,
         help="workers with 36-month histories loaded by CSV (rows = 36 x)",
     )
-    size("--kafka-rows", type=int, default=100000, help="declaration lines on cnss.declarations")
-    size("--kafka-claims", type=int, default=2000, help="claims through the Kafka ingress at saturation")
-    size("--http-claims", type=int, default=1000, help="claims over HTTP, 16 concurrent clients")
-    size("--latency-seconds", type=float, default=20.0, help="how long to submit at the fixed rate")
+    size("--kafka-rows", type=int, default=1_000_000, help="declaration lines on cnss.declarations")
+    size("--kafka-claims", type=int, default=20_000, help="claims through the Kafka ingress at saturation")
+    size("--http-claims", type=int, default=5000, help="claims over HTTP, 16 concurrent clients")
+    size("--latency-seconds", type=float, default=60.0, help="how long to submit at the fixed rate")
     size("--rate", type=float, default=50.0, help="the fixed submission rate for the latency scenario")
-    size("--scale-claims", type=int, default=1500, help="backlog per projector-count run (1, then 2)")
-    size("--replay-events", type=int, default=100000, help="claim events in the store for the replay")
-    size("--rules", type=int, default=5000, help="36-month histories decided by the pure rules")
+    size("--scale-claims", type=int, default=3000, help="backlog per projector-count run (1, then 2)")
+    size("--replay-events", type=int, default=200_000, help="claim events in the store for the replay")
+    size("--rules", type=int, default=20_000, help="36-month histories decided by the pure rules")
     size("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
     parser.add_argument(
         "--only",
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def step(name: str) -> None:
         print(f"[bench {time.perf_counter() - clock:6.1f}s] {name}", file=sys.stderr, flush=True)
+
+    finished = False
 
     def wanted(name: str) -> bool:
         if args.only is not None and name not in args.only:
@@ -136,11 +138,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             scenarios["replay"] = finish(offline.replay(system, args.replay_events))
         if wanted("rules"):
             scenarios["rules"] = finish(offline.rules(args.rules))
+        finished = True
     finally:
         system.stop()
         results["machine"]["load_average_at_end"] = os.getloadavg()
         results["machine"]["seconds"] = round(time.perf_counter() - clock, 1)
-        shutil.rmtree(home, ignore_errors=True)
+        if finished:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(f"[bench] failed: the services' logs are kept in {system.logs}", file=sys.stderr)
     return results
 
 

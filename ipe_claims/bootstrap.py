@@ -35,11 +35,17 @@ def configure_logging(process: str) -> None:
     structlog.contextvars.bind_contextvars(process=process, pid=os.getpid())
 
 
-def yield_to_the_api(process: str, settings: Settings) -> None:
-    """Workers (every process but the API) run at a lower CPU priority: when a surge saturates the
-    host, the requests employers wait on and Postgres go first; the workers' backlog is durable."""
-    if process != "api" and settings.worker_nice > 0:
-        os.nice(settings.worker_nice)
+# Who waits on each process: 0 an employer on the page (the API), 1 the decision the employer expects
+# soon, 2 nobody (messages, declaration loads, seals). A tier runs at nice = tier x settings.nice_step.
+PRIORITY_TIERS = {"api": 0, "ingress": 1, "relay": 1, "projector": 1, "notifier": 2, "declarations": 2,
+                  "sealer": 2}  # fmt: skip
+
+
+def take_priority(process: str, settings: Settings) -> None:
+    """Lower this process's CPU priority by its tier: when a surge saturates the host, requests go first,
+    then decisions, then side work (Postgres keeps its own priority). Every backlog is durable."""
+    if nice := PRIORITY_TIERS.get(process, 2) * max(0, settings.nice_step):
+        os.nice(nice)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def make_app(settings: Settings, create_tables: bool = False) -> ClaimsApplicati
 def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
     settings = settings or Settings.from_env()
     configure_logging(process)
-    yield_to_the_api(process, settings)
+    take_priority(process, settings)
     return Wiring(settings, make_app(settings), AvroCodec(settings.schemas_dir))
 
 

@@ -34,9 +34,9 @@ class Settings:
     token_ttl_seconds: int = 3600
     rate_limit_per_minute: int = 600  # authenticated requests per account and minute (then 429)
     max_in_flight: int = 64  # HTTP requests served at once before shedding with 503 + Retry-After
-    # Every process but the API lowers its CPU priority by this much (os.nice): on a shared host the API
-    # and Postgres answer first in a surge and the workers catch up behind (docs/scaling.md). 0: off.
-    worker_nice: int = 10
+    # CPU priority by who waits (bootstrap.take_priority): the decision path runs at nice = this step, side
+    # work (notifications, declaration loads, seals) at twice it (19 at most), the API at 0 (docs/scaling.md). 0: off.
+    nice_step: int = 10
     ingress_metrics_port: int = 0  # the Kafka ingress serves /metrics on this port; 0: not at all
     schemas_dir: Path = REPO_ROOT / "schemas"
     health_max_lag: int = 1000  # /healthz says "degraded" when a consumer or the relay is further behind
@@ -64,7 +64,7 @@ class Settings:
             token_ttl_seconds=int(env.get("IPE_TOKEN_TTL_SECONDS", "3600")),
             rate_limit_per_minute=int(env.get("IPE_RATE_LIMIT_PER_MINUTE", "600")),
             max_in_flight=int(env.get("IPE_MAX_IN_FLIGHT", "64")),
-            worker_nice=int(env.get("IPE_WORKER_NICE", "10")),
+            nice_step=int(env.get("IPE_NICE_STEP", "10")),
             ingress_metrics_port=int(env.get("IPE_INGRESS_METRICS_PORT", "0")),
             schemas_dir=Path(env.get("IPE_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
             health_max_lag=int(env.get("IPE_HEALTH_MAX_LAG", "1000")),

@@ -279,12 +279,12 @@ def run(database_url: str, stop: threading.Event, every: float = 5.0) -> None:
 
 
 def main() -> None:
-    from ipe_claims.bootstrap import configure_logging, run_until_signalled, yield_to_the_api
+    from ipe_claims.bootstrap import configure_logging, run_until_signalled, take_priority
     from ipe_claims.settings import Settings
 
     configure_logging("sealer")
     settings = Settings.from_env()
-    yield_to_the_api("sealer", settings)
+    take_priority("sealer", settings)
     run_until_signalled(lambda stop: run(settings.database_url, stop))
 
 
