@@ -157,27 +157,7 @@ def contribution_history(
     conn: psycopg.Connection[Any], immatriculation: str, job_loss_date: date
 ) -> list[MonthlyDeclaration]:
     """Every affiliation's declarations for the insured in the 36 months before the month of the loss."""
-    window = months_before(job_loss_date, LONG_WINDOW_MONTHS)
-    rows = conn.execute(
-        "SELECT affiliation_number, period, days, salary FROM declarations "
-        "WHERE immatriculation = %s AND period >= %s AND period <= %s "
-        "ORDER BY period, affiliation_number",
-        (immatriculation, window[0], window[-1]),
-    ).fetchall()
-    return [MonthlyDeclaration(aff, period, days, salary) for aff, period, days, salary in rows]
-
-
-def declared_by(
-    conn: psycopg.Connection[Any], immatriculation: str, affiliation_number: str, job_loss_date: date
-) -> set[date]:
-    """The months of the 36-month window that this affiliation has declared for the insured."""
-    window = months_before(job_loss_date, LONG_WINDOW_MONTHS)
-    rows = conn.execute(
-        "SELECT period FROM declarations WHERE immatriculation = %s AND affiliation_number = %s "
-        "AND period BETWEEN %s AND %s",
-        (immatriculation, affiliation_number, window[0], window[-1]),
-    ).fetchall()
-    return {row[0] for row in rows}
+    return contribution_histories(conn, [(immatriculation, job_loss_date)])[0]
 
 
 def contribution_histories(

@@ -294,10 +294,12 @@ class TrackedConsumer:
     ) -> list[ConsumerRecord] | None:
         """The records at or past each partition's stored position (locked for this transaction), in
         poll order; None when a partition needs the record path (a lost log, a gap to seek back over)."""
+        # Only the polled partitions' rows, in one order: another member's partitions stay unlocked.
         rows = conn.execute(
             "SELECT topic, partition, next_offset, topic_id FROM consumer_positions WHERE consumer = %s "
-            "AND topic = ANY(%s) FOR UPDATE",
-            (self.name, list({tp.topic for tp in polled})),
+            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+            "ORDER BY topic, partition FOR UPDATE",
+            (self.name, [tp.topic for tp in polled], [tp.partition for tp in polled]),
         ).fetchall()
         stored = {(topic, partition): (offset, topic_id) for topic, partition, offset, topic_id in rows}
         fresh: list[ConsumerRecord] = []

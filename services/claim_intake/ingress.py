@@ -137,8 +137,9 @@ class Ingress:
     def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
         """A poll like ``handle``, in few round trips: the portals' accounts read once, the insured's
         identities with one query, the claims and insured records with two, every new claim saved by one
-        ``save`` (one event-store transaction). Two submissions of one insured or one claim id in a poll, or a conflict with
-        another writer, raise: the poll is redone record by record, which refuses the second one."""
+        ``save`` (one event-store transaction). Two submissions of one insured or one claim id in a poll,
+        or a conflict with another writer, raise: the poll is redone record by record, which refuses the
+        second one."""
         valid, refused = self._validated(conn, records)
         batch = _PollBatch(self.store)
         batch.preload([v.claim_id for _, v in valid], [v.facts["immatriculation"] for _, v in valid])

@@ -119,18 +119,25 @@ def test_relay_publishes_each_event_once_in_order_with_headers(
     assert len({record.partition for record in mine}) == 1  # keyed by claim id: one partition, one order
 
 
+@pytest.mark.parametrize("in_one_poll", [False, True], ids=["record by record", "in one poll"])
 def test_redelivered_events_change_nothing(
-    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
-) -> None:
+    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any],
+    in_one_poll: bool,
+) -> None:  # fmt: skip
     insured = declare(conn, months=40)
     claim_id = submit(claims_app, insured)
     wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
     before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
     mine = claim_records(settings, claim_id)
-    for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
+    if in_one_poll:  # the batch path (one transaction, one save), the redelivery inside the poll itself
         with conn.transaction():
-            pipeline.projector.handle(conn, record)
-            pipeline.notifier.handle(conn, record)
+            pipeline.projector.handle_batch(conn, [*mine, *mine])
+            pipeline.notifier.handle_batch(conn, [*mine, *mine])
+    else:
+        for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
+            with conn.transaction():
+                pipeline.projector.handle(conn, record)
+                pipeline.notifier.handle(conn, record)
     assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
     assert decision_events(conn, claim_id) == 1
     assert notification_kinds(conn, claim_id) == ["deposited", "valid"]
@@ -165,20 +172,3 @@ def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
     )
     assert {consumer for consumer, _ in reasons} == {"ipe-eligibility-projector", "ipe-notifier"}
     assert all("marker" in reason for _, reason in reasons)
-
-
-def test_a_poll_that_repeats_events_is_settled_once(
-    pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
-) -> None:
-    """The batch path (one transaction, one save per poll) with a redelivery inside the poll itself."""
-    insured = declare(conn, months=40)
-    claim_id = submit(claims_app, insured)
-    wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
-    before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
-    mine = claim_records(settings, claim_id)
-    with conn.transaction():
-        pipeline.projector.handle_batch(conn, [*mine, *mine])
-        pipeline.notifier.handle_batch(conn, [*mine, *mine])
-    assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
-    assert decision_events(conn, claim_id) == 1
-    assert notification_kinds(conn, claim_id) == ["deposited", "valid"]
