@@ -90,10 +90,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[bench {time.perf_counter() - clock:6.1f}s] {name}", file=sys.stderr, flush=True)
 
     finished = False
+    drained: dict[str, float] = {}  # seconds spent waiting for the previous scenario's backlog
 
     def wanted(name: str) -> bool:
         if args.only is not None and name not in args.only:
             return False
+        if name.startswith(("claims", "latency", "scale")):
+            drained[name] = system.wait_drained()
         step(name)
         return True
 
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if wanted("scale_out"):
             results["scale_out"] = claims.scale_out(system, halves)
         results["died"] = system.died()
+        results["drain_seconds_before"] = drained
         for name in list(system.processes):
             system.halt(name)
         results["memory"] = system.memory.report()

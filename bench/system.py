@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from kafka import KafkaConsumer, TopicPartition
 
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
+from ipe_claims.application import CLAIM_TOPICS
 from ipe_claims.bootstrap import make_app
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port, wait_for_port
 from ipe_claims.infra.supervisor import SERVICES
-from ipe_claims.settings import REPO_ROOT, Settings
+from ipe_claims.settings import CLAIM_EVENTS_TOPIC, REPO_ROOT, TOPIC_PARTITIONS, Settings
+from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
+from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") / 1024
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -139,6 +143,35 @@ class System:
             log = self.logs / f"{name}.log"
             wait_until(lambda log=log: log.exists() and b'"consumer.assigned"' in log.read_bytes(), timeout,
                        f"{name} to join its group", 0.1)  # fmt: skip
+
+    def wait_drained(self, timeout: float = 600) -> float:
+        """Until the relay has published every claim event and the projector and the notifier have
+        consumed them all: a scenario then measures its own claims, not the previous one's backlog.
+        Returns the seconds waited."""
+        started = time.perf_counter()
+        partitions = [
+            TopicPartition(CLAIM_EVENTS_TOPIC, n) for n in range(TOPIC_PARTITIONS[CLAIM_EVENTS_TOPIC])
+        ]
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        try:
+
+            def drained() -> bool:
+                with self.connect() as conn:
+                    head, relayed = conn.execute(
+                        "SELECT (SELECT coalesce(max(notification_id), 0) FROM ipe_events WHERE topic = ANY(%s)), "
+                        "(SELECT coalesce(max(last_notification_id), 0) FROM relay_positions)",
+                        (list(CLAIM_TOPICS),),
+                    ).fetchone() or (0, 0)
+                    consumed = dict(conn.execute(
+                        "SELECT consumer, sum(next_offset) FROM consumer_positions WHERE topic = %s GROUP BY consumer",
+                        (CLAIM_EVENTS_TOPIC,)).fetchall())  # fmt: skip
+                end = sum(consumer.end_offsets(partitions).values())
+                return relayed >= head and all(consumed.get(name, 0) >= end for name in (PROJECTOR, NOTIFIER))
+
+            wait_until(drained, timeout, "the pipeline to drain", 0.5)
+        finally:
+            consumer.close()
+        return round(time.perf_counter() - started, 1)
 
     def halt(self, name: str) -> None:
         process = self.processes.pop(name, None)
