@@ -133,6 +133,8 @@ def declared_people(
 ) -> list[tuple[Any, ...] | None]:
     """``validate``'s lookup for many submissions in one query: each one's insured as its affiliation
     declared them (cin, nom, prenoms), None when that affiliation never declared them."""
+    if not submissions:
+        return []
     rows = conn.execute(
         "SELECT w.n, i.cin, i.nom, i.prenoms FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(imm, aff, n) "
         "JOIN insured i ON i.immatriculation = w.imm WHERE EXISTS (SELECT 1 FROM declarations d "
