@@ -170,7 +170,7 @@ def kafka_e2e(system: System, people: list[Worker]) -> dict[str, Any]:
     sent, started, size = _send_submissions(system, people, "sat", None, watcher)
     finished = watcher.wait_all(timeout=60 + len(people) / 5)
     watcher.close()
-    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in system.cpu().items()}
+    cpu = system.cpu_since(cpu_before)
     latencies = _latencies(sent, watcher)
     baseline = raw_produce_consume(system, len(people), size)
     return {"value": len(people) / (finished - started), "unit": "claims/s", "baseline": baseline["rate"],
@@ -217,7 +217,7 @@ def http(system: System, people: list[Worker], token: str, clients: int = 16) ->
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(post, people))
     answered = time.perf_counter()
-    cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in system.cpu().items()}
+    cpu = system.cpu_since(cpu_before)
     finished = watcher.wait_all(timeout=60 + len(people) / 5)
     watcher.close()
     baseline = raw_produce_consume(system, len(people), 300)
@@ -294,7 +294,7 @@ def scale_out(system: System, batches: tuple[list[Worker], list[Worker]]) -> dic
         finished = watcher.wait_all(timeout=60 + len(ids) / 2)
         watcher.close()
         decisions_per_s = counter.close()
-        cpu = {name: round(seconds - cpu_before.get(name, 0.0), 1) for name, seconds in system.cpu().items()}
+        cpu = system.cpu_since(cpu_before)
         twice, decided = _decided_twice(system, ids)
         results[f"{members}_projector{'s' if members > 1 else ''}"] = {
             "claims": len(ids), "claims_per_s": round(decisions_per_s, 1),

@@ -192,6 +192,10 @@ class System:
             seconds["postgres"] = tree_cpu_seconds(postmaster)
         return seconds
 
+    def cpu_since(self, before: dict[str, float]) -> dict[str, float]:
+        """CPU seconds used by each service and Postgres since ``before`` (a ``cpu()`` reading)."""
+        return {name: round(seconds - before.get(name, 0.0), 1) for name, seconds in self.cpu().items()}
+
     def _sample(self) -> None:
         while not self._stop.wait(0.5):
             for name, process in list(self.processes.items()):

@@ -62,9 +62,12 @@ def calendar_date(text: str) -> date | None:
         return None
 
 
-_PERSON = (
-    "SELECT i.cin, i.nom, i.prenoms FROM insured i WHERE i.immatriculation = %s AND EXISTS ("
-    "SELECT 1 FROM declarations d WHERE d.immatriculation = i.immatriculation AND d.affiliation_number = %s)"
+# The insured as each (immatriculation, affiliation) pair's affiliation declared them: (n, cin, nom, prenoms)
+# for the n-th pair (from 1); no row when that affiliation never declared the insured.
+_PEOPLE = (
+    "SELECT w.n, i.cin, i.nom, i.prenoms FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(imm, aff, n) "
+    "JOIN insured i ON i.immatriculation = w.imm WHERE EXISTS (SELECT 1 FROM declarations d "
+    "WHERE d.immatriculation = w.imm AND d.affiliation_number = w.aff)"
 )
 
 
@@ -120,12 +123,7 @@ def validate(conn: psycopg.Connection[Any], submission: Submission, affiliations
     for any affiliation (the insured must still have been declared by it).
     """
     loss = check(submission, affiliations, today)
-    person = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(_PERSON, (submission.immatriculation, submission.affiliation_number))
-        .fetchone()
-    )
-    return facts_of(submission, loss, person)
+    return facts_of(submission, loss, declared_people(conn, [submission])[0])
 
 
 def declared_people(
@@ -135,12 +133,13 @@ def declared_people(
     declared them (cin, nom, prenoms), None when that affiliation never declared them."""
     if not submissions:
         return []
-    rows = conn.execute(
-        "SELECT w.n, i.cin, i.nom, i.prenoms FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w(imm, aff, n) "
-        "JOIN insured i ON i.immatriculation = w.imm WHERE EXISTS (SELECT 1 FROM declarations d "
-        "WHERE d.immatriculation = w.imm AND d.affiliation_number = w.aff)",
-        ([s.immatriculation for s in submissions], [s.affiliation_number for s in submissions]),
-    ).fetchall()
+    rows = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            _PEOPLE, ([s.immatriculation for s in submissions], [s.affiliation_number for s in submissions])
+        )
+        .fetchall()
+    )
     people: list[tuple[Any, ...] | None] = [None] * len(submissions)
     for n, *person in rows:
         people[n - 1] = tuple(person)
@@ -164,13 +163,14 @@ class Lookup:
             return  # `facts` refuses it before anything is read
         ids = [claim_id, InsuredRecord.id_for(submission.immatriculation)]
         self._person = conn.cursor(row_factory=tuple_row).execute(
-            _PERSON, (submission.immatriculation, submission.affiliation_number)
+            _PEOPLE, ([submission.immatriculation], [submission.affiliation_number])
         )
         self._events = conn.cursor(row_factory=tuple_row).execute(store.events_statement, (ids,))
 
     def collect(self) -> None:
         if self._person is not None and self._events is not None:
-            self.person, self.rows = self._person.fetchone(), self._events.fetchall()
+            found, self.rows = self._person.fetchone(), self._events.fetchall()
+            self.person = tuple(found[1:]) if found else None
 
     def facts(self, affiliations: Collection[str] | None, today: date) -> dict[str, Any]:
         """What ``validate`` returns (or refuses), from the rows already read."""

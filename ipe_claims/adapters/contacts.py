@@ -75,11 +75,7 @@ def load(conn: psycopg.Connection[Any], contacts: list[Contact]) -> int:
 
 
 def find(conn: psycopg.Connection[Any], immatriculation: str) -> Contact | None:
-    row = conn.execute(
-        "SELECT immatriculation, email, mobile, language FROM contacts WHERE immatriculation = %s",
-        (immatriculation,),
-    ).fetchone()
-    return Contact(*row) if row else None
+    return find_many(conn, [immatriculation]).get(immatriculation)
 
 
 def find_many(conn: psycopg.Connection[Any], immatriculations: Collection[str]) -> dict[str, Contact]:
