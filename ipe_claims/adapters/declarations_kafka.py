@@ -238,12 +238,13 @@ class DeclarationsConsumer(TrackedConsumer):
         with conn.transaction():
             # No wait for the WAL flush at commit: a crash can only lose a batch together with its positions
             # (same transaction), which the consumer then reads again: exactly-once holds, the fsync is saved.
-            conn.execute("SET LOCAL synchronous_commit = off")
-            conn.execute(_STAGE)
+            # Few round trips: in this thread each one may wait for the GIL the decoding thread holds.
+            conn.execute(f"SET LOCAL synchronous_commit = off; {_STAGE}")
             fresh: list[tuple[Any, ...]] = []
             dead: list[tuple[ConsumerRecord, str]] = []
+            stored = self._lock_positions(conn, list(prepared))
             for tp, lines in prepared.items():
-                start = self._start(conn, tp)
+                start = self._start(conn, tp, stored.get((tp.topic, tp.partition)))
                 if start is None:
                     replaced.append(tp)
                     continue
@@ -262,23 +263,19 @@ class DeclarationsConsumer(TrackedConsumer):
             for record, reason in dead:
                 self._dead_letter_in_batch(conn, record, reason)
             report = merge_staged(conn, _SOURCE, len(fresh)) if fresh else LoadReport(0, 0, 0)
-            for tp, lines in prepared.items():
-                if tp not in replaced and lines.records:
-                    self._advance(conn, lines.records[-1])
+            self._advance_past(conn, [lines.records[-1] for tp, lines in prepared.items()
+                                      if tp not in replaced and lines.records])  # fmt: skip
         self.rows += report.rows
         self.handled += len(fresh) + len(dead)
         if dead:
             log.warning("declarations.dead_letters", consumer=self.name, count=len(dead))
         return replaced
 
-    def _start(self, conn: psycopg.Connection[Any], tp: TopicPartition) -> int | None:
-        """The stored position (0 when none), locked for this transaction; None when it refers to a log
-        the broker lost (the position is then forgotten)."""
-        row = conn.execute(
-            "SELECT next_offset, topic_id FROM consumer_positions WHERE consumer = %s AND topic = %s "
-            "AND partition = %s FOR UPDATE",
-            (self.name, tp.topic, tp.partition),
-        ).fetchone()
+    def _start(
+        self, conn: psycopg.Connection[Any], tp: TopicPartition, row: tuple[int, str | None] | None
+    ) -> int | None:
+        """Where the partition starts: its stored (locked) position, 0 when none; None when that position
+        refers to a log the broker lost (it is then forgotten)."""
         if row is None:
             return 0
         if not self._same_log(tp.topic, row[1]):

@@ -270,11 +270,7 @@ class TrackedConsumer:
                     raise _PerRecord
                 if fresh:
                     self.batch_handler(conn, fresh)
-                last: dict[tuple[str, int], ConsumerRecord] = {}
-                for record in fresh:
-                    last[record.topic, record.partition] = record
-                for record in last.values():
-                    self._advance(conn, record)
+                self._advance_past(conn, fresh)
         except _PerRecord:
             return False
         except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -294,14 +290,7 @@ class TrackedConsumer:
     ) -> list[ConsumerRecord] | None:
         """The records at or past each partition's stored position (locked for this transaction), in
         poll order; None when a partition needs the record path (a lost log, a gap to seek back over)."""
-        # Only the polled partitions' rows, in one order: another member's partitions stay unlocked.
-        rows = conn.execute(
-            "SELECT topic, partition, next_offset, topic_id FROM consumer_positions WHERE consumer = %s "
-            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
-            "ORDER BY topic, partition FOR UPDATE",
-            (self.name, [tp.topic for tp in polled], [tp.partition for tp in polled]),
-        ).fetchall()
-        stored = {(topic, partition): (offset, topic_id) for topic, partition, offset, topic_id in rows}
+        stored = self._lock_positions(conn, list(polled))
         fresh: list[ConsumerRecord] = []
         for tp, records in polled.items():
             if self._topic_ids(tp.topic) == UNKNOWN_TOPIC_ID:
@@ -318,6 +307,20 @@ class TrackedConsumer:
                 return None  # records were skipped: the record path seeks back to the position
             fresh.extend(taken)
         return fresh
+
+    def _lock_positions(
+        self, conn: psycopg.Connection[Any], partitions: list[TopicPartition]
+    ) -> dict[tuple[str, int], tuple[int, str | None]]:
+        """The stored (next offset, topic id) of these partitions, locked for this transaction by one
+        query. Only the polled partitions' rows, in one order: another member's stay unlocked, and two
+        members never wait on each other in opposite orders."""
+        rows = conn.execute(
+            "SELECT topic, partition, next_offset, topic_id FROM consumer_positions WHERE consumer = %s "
+            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+            "ORDER BY topic, partition FOR UPDATE",
+            (self.name, [tp.topic for tp in partitions], [tp.partition for tp in partitions]),
+        ).fetchall()
+        return {(topic, partition): (offset, topic_id) for topic, partition, offset, topic_id in rows}
 
     def _check_position(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
         """The stored position, not the broker's, decides whether this record is the next to handle.
@@ -364,6 +367,22 @@ class TrackedConsumer:
             "SET next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id",
             (self.name, record.topic, record.partition, record.offset + 1, self._topic_ids(record.topic)),
         )
+
+    def _advance_past(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        """``_advance`` past the last of these records in each partition, in one statement."""
+        last: dict[tuple[str, int], ConsumerRecord] = {}
+        for record in records:
+            last[record.topic, record.partition] = record
+        if not last:
+            return
+        conn.execute(
+            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset, topic_id) "
+            "SELECT %s, * FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[]) "
+            "ON CONFLICT (consumer, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id",
+            (self.name, [r.topic for r in last.values()], [r.partition for r in last.values()],
+             [r.offset + 1 for r in last.values()], [self._topic_ids(r.topic) for r in last.values()]),
+        )  # fmt: skip
 
     def _dead_letter(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> None:
         log.warning(

@@ -75,3 +75,37 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     assert reason == "PoisonMessage: a poisoned line"
     assert consumer.batches > batches  # the clean poll went in one transaction
     assert consumer.handled == len(values) + 5  # every record once, the poison one included
+
+
+def test_a_poll_over_several_partitions_stores_each_partitions_position(
+    settings: Settings, conn: psycopg.Connection[Any]
+) -> None:
+    """The batch path advances every polled partition in one statement: each to one past its own last
+    record, none to another's."""
+    topic, name = f"test-batch-parts_{random_digits(9)}", f"batch_parts_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 3, 1)])
+    admin.close()
+    seen: list[tuple[int, int]] = []
+    consumer = TrackedConsumer(settings, name, [topic], lambda _c, _r: None,
+                               batch_handler=lambda _c, records: seen.extend((r.partition, r.offset) for r in records))  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    counts = {0: 4, 1: 7, 2: 2}
+    for partition, count in counts.items():
+        for n in range(count):
+            producer.send(topic, f"p{partition}-{n}".encode(), partition=partition)
+    producer.flush()
+    producer.close()
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: position(conn, name) >= sum(counts.values()), timeout=60, what="every record")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    stored = dict(conn.execute("SELECT partition, next_offset FROM consumer_positions WHERE consumer = %s",
+                               (name,)).fetchall())  # fmt: skip
+    assert stored == counts
+    assert consumer.batches >= 1
+    assert sorted(seen) == sorted((p, n) for p, count in counts.items() for n in range(count))
