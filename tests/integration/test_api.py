@@ -387,6 +387,12 @@ def test_claims_are_visible_to_their_employer_and_auditors_only(
     assert seen.status_code == 200
     assert seen.json()["claim_id"] == claim_id
     assert client.get(f"/api/v1/claims/{claim_id}/notifications", headers=auditor.headers).status_code == 200
+    # What the insured was told is about them: each read is in the access log, a refused one is not.
+    logged = conn.execute(
+        "SELECT username, claim_id::text FROM access_log WHERE action = 'claim.notifications' AND username = ANY(%s)",
+        ([auditor.username, other.username],),
+    ).fetchall()
+    assert logged == [(auditor.username, claim_id)]
 
 
 def test_an_auditor_cannot_file_a_claim(client: TestClient, conn: psycopg.Connection[Any]) -> None:
