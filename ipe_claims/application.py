@@ -123,12 +123,16 @@ class ClaimsApplication(Application[uuid.UUID]):
         ``claim_id`` is deterministic for idempotent submissions: if it already exists, it is returned
         unchanged and the caller compares what was asked with what is stored.
         """
+        return self.file(claim_id, filed_at, **submitted)[0]
+
+    def file(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> tuple[Claim, bool]:
+        """``submit``, also telling whether this call created the claim (False: it existed already)."""
         for _ in range(5):
             prepared = self.prepare_submission(claim_id, filed_at, **submitted)
             if isinstance(prepared, Claim):
-                return prepared
+                return prepared, False
             if self.save_once(*prepared):
-                return prepared[0]
+                return prepared[0], True
             # a concurrent submission won the race on the insured's record; look again
         raise IntegrityError(f"claim {claim_id}: the insured's record kept changing")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +20,6 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.group_commit import GroupCommit, Receipt
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -146,39 +145,46 @@ def declared_people(
     return people
 
 
-class Lookup:
-    """Every read a submission needs — the insured as the affiliation declared it, the claim (a retry) and
-    the insured's record — sent at once: inside ``conn.pipeline()`` they share one round trip with what the
-    caller sends next. ``collect()`` once the pipeline is over, then ``facts`` and ``known``."""
+class Lookups:
+    """Every read a batch of submissions needs, sent at once (inside ``conn.pipeline()`` they share one round
+    trip with what the caller sends next): two statements whatever their number (the insured as each one's
+    affiliation declared them; the events of every claim id and insured's record). Submissions
+    in one batch must name distinct claims and insured (a later one is looked up after the earlier one is
+    saved). ``collect()`` once the pipeline is over, then ``facts(n, …)`` and ``known(n)`` per submission."""
 
-    def __init__(self, conn: psycopg.Connection[Any], store: ClaimsApplication, submission: Submission,
-                 claim_id: uuid.UUID) -> None:  # fmt: skip
+    def __init__(self, conn: psycopg.Connection[Any], store: ClaimsApplication,
+                 asks: Sequence[tuple[Submission, uuid.UUID]]) -> None:  # fmt: skip
         self.store = store
-        self.submission = submission
+        self.asks = list(asks)
+        self._readable = [n for n, (submission, _) in enumerate(self.asks) if not _nul_field(submission)]
+        self.people: list[tuple[Any, ...] | None] = [None] * len(self.asks)
+        self.aggregates: dict[uuid.UUID, Any] = {}
         self._person: psycopg.Cursor[Any] | None = None
         self._events: psycopg.Cursor[Any] | None = None
-        self.person: tuple[Any, ...] | None = None
-        self.rows: list[tuple[Any, ...]] = []
-        if _nul_field(submission):
-            return  # `facts` refuses it before anything is read
-        ids = [claim_id, InsuredRecord.id_for(submission.immatriculation)]
+        if not self._readable:
+            return
+        readable = [self.asks[n] for n in self._readable]
         self._person = conn.cursor(row_factory=tuple_row).execute(
-            _PEOPLE, ([submission.immatriculation], [submission.affiliation_number])
+            _PEOPLE, ([s.immatriculation for s, _ in readable], [s.affiliation_number for s, _ in readable])
         )
+        ids = [one for s, claim_id in readable for one in (claim_id, InsuredRecord.id_for(s.immatriculation))]
         self._events = conn.cursor(row_factory=tuple_row).execute(store.events_statement, (ids,))
 
     def collect(self) -> None:
-        if self._person is not None and self._events is not None:
-            found, self.rows = self._person.fetchone(), self._events.fetchall()
-            self.person = tuple(found[1:]) if found else None
+        if self._person is None or self._events is None:
+            return
+        for n, *person in self._person.fetchall():
+            self.people[self._readable[n - 1]] = tuple(person)
+        self.aggregates = self.store.aggregates_from(self._events.fetchall())
 
-    def facts(self, affiliations: Collection[str] | None, today: date) -> dict[str, Any]:
-        """What ``validate`` returns (or refuses), from the rows already read."""
-        return facts_of(self.submission, check(self.submission, affiliations, today), self.person)
+    def facts(self, n: int, affiliations: Collection[str] | None, today: date) -> dict[str, Any]:
+        submission = self.asks[n][0]
+        return facts_of(submission, check(submission, affiliations, today), self.people[n])
 
-    def known(self) -> dict[uuid.UUID, Any]:
-        """The claim and the insured's record as stored (absent: they do not exist), for ``submit``."""
-        return self.store.aggregates_from(self.rows)
+    def known(self, n: int) -> dict[uuid.UUID, Any]:
+        submission, claim_id = self.asks[n]
+        ids = (claim_id, InsuredRecord.id_for(submission.immatriculation))
+        return {one: self.aggregates[one] for one in ids if one in self.aggregates}
 
 
 def claim_id_for(submitter: str, idempotency_key: str | None) -> uuid.UUID:
@@ -187,24 +193,29 @@ def claim_id_for(submitter: str, idempotency_key: str | None) -> uuid.UUID:
 
 
 def submit(store: ClaimsApplication, claim_id: uuid.UUID, facts: dict[str, Any], submitted_by: str,
-           channel: str, filed_at: datetime, committer: GroupCommit | Any = None,
-           known: Mapping[uuid.UUID, Any] | None = None, receipt: Receipt | None = None) -> Claim:  # fmt: skip
+           channel: str, filed_at: datetime, committer: Any = None) -> Claim:  # fmt: skip
     """The claim as it was submitted (version 1), new or found by its id: a retry gets the first answer.
 
-    With a ``committer``, concurrent submissions share one event-store transaction (see group_commit);
-    a ``GroupCommit`` also takes ``known`` (a ``Lookup``'s, sparing it the reads) and a ``receipt`` (rows
-    written with the new claim). Any object with ``submit(claim_id, filed_at, **submitted)`` will do.
+    A ``committer`` (anything with ``submit(claim_id, filed_at, **submitted)``, e.g. the ingress's poll)
+    saves it instead of the store, so that many submissions share one transaction.
     """
-    extras: dict[str, Any] = {
-        name: value for name, value in (("known", known), ("receipt", receipt)) if value is not None
-    }
     try:
         claim = (committer or store).submit(
-            claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **extras, **facts
+            claim_id, filed_at=filed_at, submitted_by=submitted_by, channel=channel, **facts
         )
     except OpenClaimExists as exc:
-        raise Refusal(409, "open_claim_exists", "Une demande est déjà en cours pour cet assuré.",
-                      "يوجد طلب مفتوح لهذا المؤمن له.", "immatriculation") from exc  # fmt: skip
+        raise open_claim_exists() from exc
+    return first_answer(store, claim, facts)
+
+
+def open_claim_exists() -> Refusal:
+    return Refusal(409, "open_claim_exists", "Une demande est déjà en cours pour cet assuré.",
+                   "يوجد طلب مفتوح لهذا المؤمن له.", "immatriculation")  # fmt: skip
+
+
+def first_answer(store: ClaimsApplication, claim: Claim, facts: dict[str, Any]) -> Claim:
+    """The claim as ``submit`` answers it: as first submitted (version 1), or the refusal when the stored
+    claim is not what ``facts`` ask for (an idempotency key reused for another submission)."""
     asked = {key: value for key, value in facts.items() if key not in ("cin", "nom", "prenoms")}
     if any(getattr(claim, key) != value for key, value in asked.items()):
         raise Refusal(422, "idempotency_key_reused", "Cette clé d'idempotence a servi pour une autre demande.",

@@ -2,8 +2,8 @@
 
 Every route that returns names, CIN or figures of an insured records one row per claim (or insured)
 it shows, before answering: if the record cannot be written, the data is not returned. A claim
-submission's row is written by the group commit, for the whole batch in one statement, right after the
-transaction holding the claims (``ipe_claims.group_commit.Receipt``).
+submission's row is written with its batch's, in one statement, right after the transaction holding the
+claims and before any of them is answered (``services/claim_intake/submissions.py``).
 """
 
 from __future__ import annotations

@@ -6,19 +6,16 @@ A new area of the API is a module in ``routes/`` and one ``include_router`` line
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
-from typing import Any
 
 from fastapi import FastAPI
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ipe_claims.application import ClaimsApplication
-from ipe_claims.group_commit import GroupCommit
 from ipe_claims.settings import Settings
-from services.claim_intake import access_log, errors, limits
+from services.claim_intake import errors, limits
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
 from services.claim_intake.edge import Edge
 from services.claim_intake.routes import audit as audit_routes
@@ -26,11 +23,7 @@ from services.claim_intake.routes import auth, claims, decisions, history, refer
 from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
-
-
-def _write_access(pool: ConnectionPool[Any], rows: Sequence[tuple[Any, ...]]) -> None:
-    with pool.connection() as conn:
-        access_log.insert(conn, rows)
+from services.claim_intake.submissions import Submissions
 
 
 def create_app(settings: Settings, store: ClaimsApplication | None = None) -> FastAPI:
@@ -41,8 +34,9 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
             from ipe_claims.bootstrap import make_app
 
             app.state.store = make_app(settings)
-        app.state.committer = GroupCommit(app.state.store, write_rows=partial(_write_access, app.state.pool))
+        app.state.submissions = Submissions(app.state.store, app.state.pool, app.state.tokens)
         yield
+        app.state.submissions.close()
         app.state.pool.close()
 
     app = FastAPI(title="ipe-claims intake", version="1", lifespan=lifespan,

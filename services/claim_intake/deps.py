@@ -164,9 +164,8 @@ async def _submitter(request: Request, authorization: Annotated[str | None, Head
 Submitter = Annotated[Bearer, Depends(_submitter)]
 
 
-def verified(request: Request, bearer: Bearer, current: Principal | None) -> Principal:
+def verified(tokens: Tokens, bearer: Bearer, current: Principal | None) -> Principal:
     """The submitter as the database says now (``principal_for_token`` read with the submission's lookups)."""
-    tokens: Tokens = request.app.state.tokens
     if current is None:
         tokens.forget(bearer.token)
         raise errors.unauthorized()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.avro import AvroCodec
@@ -45,9 +46,15 @@ def api_client(settings: Settings, store: ClaimsApplication) -> Iterator[TestCli
 @contextmanager
 def served_api(settings: Settings, store: ClaimsApplication) -> Iterator[str]:
     """The API on a real port (uvicorn in a thread), for truly parallel requests; yields its base URL."""
+    with served(create_app(settings, store)) as url:
+        yield url
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` on a real port (uvicorn in a thread); yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port, log_config=None,
-                            access_log=False)  # fmt: skip
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -9,7 +9,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import set_disabled
 from ipe_claims.application import ClaimsApplication
-from ipe_claims.group_commit import GroupCommit, Receipt
 from ipe_claims.settings import Settings
 from services.claim_intake import access_log
 from services.claim_intake.api import create_app
@@ -27,7 +26,6 @@ from services.claim_intake.limits import Limiter
 from tests.conftest import declare, random_digits
 from tests.integration.conftest import api_client, served_api
 from tests.integration.test_api import claim_body, employer_of, error, submit
-from tests.integration.test_group_commit import facts
 
 pytestmark = pytest.mark.integration
 
@@ -138,19 +136,6 @@ def test_every_201_of_a_shared_transaction_has_its_access_log_row(
         (answer.json()["claim_id"], answer.json()["immatriculation"]) for answer in answers
     }
     assert len({answer.json()["claim_id"] for answer in answers}) == len(insured)
-
-
-def test_the_group_commit_writes_receipts_only_for_the_claims_it_created(
-    claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
-) -> None:
-    written: list[tuple[Any, ...]] = []
-    committer = GroupCommit(claims_app, write_rows=written.extend)
-    insured = declare(conn, months=40)
-    claim_id = uuid.uuid4()
-    first, again = Receipt([("first",)]), Receipt([("again",)])
-    claim = committer.submit(claim_id, datetime.now(UTC), receipt=first, **facts(insured))
-    assert committer.submit(claim_id, datetime.now(UTC), receipt=again, **facts(insured)).id == claim.id
-    assert (first.written, again.written, written) == (True, False, [("first",)])
 
 
 def test_access_log_rows_go_in_one_statement(conn: psycopg.Connection[Any]) -> None:

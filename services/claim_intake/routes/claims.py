@@ -1,22 +1,18 @@
 """Claims: the confirmation preview, submission, one claim (the history table is in
 ``history.py``)."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
-from starlette.concurrency import run_in_threadpool
 
 from ipe_claims import intake
-from ipe_claims.adapters.accounts import principal_for_token
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.group_commit import Receipt
-from services.claim_intake import access_log, errors, metrics
+from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
-    Bearer,
     Caller,
     Db,
     DecimalJSONResponse,
@@ -25,8 +21,8 @@ from services.claim_intake.deps import (
     may_read_claim,
     parse_uuid,
     request_id,
-    verified,
 )  # fmt: skip
+from services.claim_intake.submissions import Submissions
 
 router = APIRouter(prefix="/api/v1/claims")
 
@@ -97,42 +93,16 @@ def preview(body: ClaimRequest, caller: Employer, conn: Db, request: Request) ->
              responses=errors.AUTHENTICATED | errors.documented(404, 409))  # fmt: skip
 async def submit(body: ClaimRequest, bearer: Submitter, request: Request,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> DecimalJSONResponse:  # fmt: skip
-    """File a claim. The same Idempotency-Key and body give the first answer again, whatever followed."""
-    response, claim_id = await run_in_threadpool(_file, request, body, bearer, idempotency_key)
-    # On the request's one log line (edge.py) rather than a line of its own: logging is a cost per request.
-    structlog.contextvars.bind_contextvars(claim_id=claim_id, channel="http")
-    return response
+    """File a claim. The same Idempotency-Key and body give the first answer again, whatever followed.
 
-
-def _file(
-    request: Request, body: ClaimRequest, bearer: Bearer, idempotency_key: str | None
-) -> tuple[DecimalJSONResponse, str]:
-    """One thread, one pooled connection, one round trip for every read (the token again, the insured, the
-    claim and the insured's record), then the group commit, which also writes the access-log row."""
-    state = request.app.state
-    now = datetime.now(UTC)
-    submission = intake.Submission(**body.model_dump())
+    Served with the concurrent submissions in one batch (``submissions.py``): no thread of its own."""
     claim_id = intake.claim_id_for(bearer.principal.username, idempotency_key)
-    with state.pool.connection() as conn:
-        with conn.pipeline():
-            lookup = intake.Lookup(conn, state.store, submission, claim_id)
-            current = principal_for_token(conn, bearer.token)
-        lookup.collect()
-    caller = verified(request, bearer, current)
-    try:
-        facts = lookup.facts(caller.affiliations, datetime.now(CASABLANCA).date())
-        receipt = Receipt(access_log.rows(caller, "claim.submit", [facts | {"claim_id": claim_id}],
-                                          request_id(request)))  # fmt: skip
-        claim = intake.submit(state.store, claim_id, facts, caller.username, "http", now, state.committer,
-                              known=lookup.known(), receipt=receipt)  # fmt: skip
-    except errors.Refusal as refusal:
-        metrics.SUBMISSIONS.labels("http", refusal.code).inc()
-        raise
-    metrics.SUBMISSIONS.labels("http", "accepted" if receipt.written else "replayed").inc()
-    if not receipt.written:  # a retry that found its claim: the group commit wrote nothing for it
-        with state.pool.connection() as conn:
-            access_log.insert(conn, receipt.rows)
-    return DecimalJSONResponse(intake.claim_row(claim), status_code=201), str(claim.id)
+    submissions: Submissions = request.app.state.submissions
+    response = await submissions.file(bearer, intake.Submission(**body.model_dump()), claim_id,
+                                      request_id(request))  # fmt: skip
+    # On the request's one log line (edge.py) rather than a line of its own: logging is a cost per request.
+    structlog.contextvars.bind_contextvars(claim_id=str(claim_id), channel="http")
+    return response
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=errors.AUTHENTICATED | errors.documented(404))
