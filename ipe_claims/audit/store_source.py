@@ -1,35 +1,23 @@
-"""Claim events read back from the store for a replay, decoded as fast as the records allow.
+"""Claim events read back from the store for a replay, page by page in global order.
 
-The event store's mapper decodes a stored state with the standard ``json`` module and a Python hook
-called for every JSON object; a decided claim carries every rule's outcome (about 60 objects), so a
-replay spent most of its time there. ``orjson`` parses the same bytes several times faster; the
-transcoded values (``{"_type_": …, "_data_": …}``: dates, instants) of a claim event are top-level
-attributes, which are decoded here with the store's own transcodings. Whenever the state holds a
-transcoded value anywhere else (counted in the raw bytes), is enciphered or compressed, or its class
-would be upcast, the event goes through the mapper as before: the result is the same domain event.
+Each notification is decoded by ``RecordDecoder`` (ipe_claims/adapters/claim_messages.py, shared with
+the relay): orjson and the store's own transcodings where the state allows, the mapper otherwise.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Hashable, Iterator, Sequence
-from typing import Any, cast
+from collections.abc import Iterator, Sequence
 
-import orjson
-from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, find_id_convertor
-from eventsourcing.utils import resolve_topic
+from eventsourcing.persistence import Notification
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from ipe_claims.adapters.claim_messages import _LIFECYCLE, _SUBMITTED_FIELDS, to_record
+from ipe_claims.adapters.claim_messages import RecordDecoder as RecordDecoder
 from ipe_claims.application import CLAIM_TOPICS, ClaimsApplication
-from ipe_claims.domain.claim import Claim
-from ipe_claims.domain.dates import local_date
 
-_TYPE_KEY = b'"_type_"'
 PAGE = 1000
-Record = tuple[str, dict[str, Any]]
 
 
 def claim_notifications(app: ClaimsApplication, after: int, up_to: int) -> Iterator[Sequence[Notification]]:
@@ -98,72 +86,3 @@ def _pages(app: ClaimsApplication, after: int, up_to: int) -> Iterator[Sequence[
             return
         yield page
         after = page[-1].id
-
-
-class RecordDecoder:
-    """The relay's record of a claim notification (``to_record(mapper.to_domain_event(n))``), less its
-    ``event_id``, which no projection reads and which costs a SHA-1 per event (``uuid5``).
-
-    Plain JSON states of event classes that are not upcast are parsed with orjson and turned into the
-    record directly; anything else goes through the mapper and ``to_record``.
-    """
-
-    def __init__(self, mapper: Mapper[Any]) -> None:
-        self.mapper = mapper
-        transcoder = mapper.transcoder
-        plain = mapper.cipher is None and mapper.compressor is None and isinstance(transcoder, JSONTranscoder)
-        self.transcodings = transcoder.names if plain and isinstance(transcoder, JSONTranscoder) else None
-        self._classes: dict[str, type[Any] | None] = {}
-
-    def _class(self, topic: str) -> type[Any] | None:
-        """The event class of a topic; None when the mapper must decode it (upcast, not a claim event)."""
-        if topic not in self._classes:
-            cls = resolve_topic(topic)
-            known = cls is Claim.Submitted or cls is Claim.Decided or cls in _LIFECYCLE
-            self._classes[topic] = cls if known and getattr(cls, "class_version", 1) == 1 else None
-        return self._classes[topic]
-
-    def record(self, notification: Notification) -> Record:
-        record = self._fast(notification)
-        if record is None:
-            name, full = to_record(self.mapper.to_domain_event(notification))
-            full.pop("event_id", None)
-            record = name, full
-        return record
-
-    def _state(self, notification: Notification) -> dict[str, Any] | None:
-        """The event's attributes as the mapper's JSON transcoder would decode them, or None."""
-        transcodings = self.transcodings
-        if transcodings is None:
-            return None
-        state = notification.state
-        try:
-            event_state = orjson.loads(state)
-            if type(event_state) is not dict or "class_version" in event_state:
-                return None
-            decoded = 0
-            for name, value in event_state.items():
-                if type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value:
-                    event_state[name] = transcodings[value["_type_"]].decode(value["_data_"])
-                    decoded += 1
-        except Exception:  # whatever it is, the mapper raises it with the event's identity
-            return None
-        if state.count(_TYPE_KEY) != decoded:
-            return None  # a transcoded value below the top level (or the text "_type_"): the mapper's work
-        return event_state
-
-    def _fast(self, notification: Notification) -> Record | None:
-        """``to_record`` (ipe_claims/adapters/claim_messages.py) on the decoded attributes."""
-        cls = self._class(notification.topic)
-        if cls is None or (state := self._state(notification)) is None:
-            return None
-        convertor = find_id_convertor(cast(Hashable, cls), cast(Hashable, type(notification.originator_id)))
-        claim_id = convertor(notification.originator_id)
-        common = {"claim_id": str(claim_id), "version": notification.originator_version,
-                  "occurred_at": state["timestamp"]}  # fmt: skip
-        if cls is Claim.Submitted:
-            submitted = {name: state[name] for name in _SUBMITTED_FIELDS}
-            return "ClaimSubmitted", common | submitted | {"filed_on": local_date(state["filed_at"])}
-        if cls is Claim.Decided:
-            return "ClaimDecided", common | state["decision"] | {"decided_by": state["decided_by"]}
-        return f"Claim{cls.__name__}", common | {name: state[name] for name in _LIFECYCLE[cls]}

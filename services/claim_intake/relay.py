@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.adapters.claim_messages import to_message
+from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.kafka import ensure_topics, make_producer, topic_id
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
@@ -36,6 +36,7 @@ class Relay:
         self.settings = settings
         self.app = app
         self.codec = codec
+        self.decoder = RecordDecoder(app.mapper, with_event_id=True)
         self._producer: KafkaProducer | None = None
         self._topics_checked_at = 0.0
 
@@ -86,7 +87,7 @@ class Relay:
             self._producer = make_producer(self.settings, max_block_ms=10_000)
         futures = []
         for notification in notifications:
-            message = to_message(self.codec, self.app.to_event(notification))
+            message = self.decoder.message(self.codec, notification)
             futures.append(
                 self._producer.send(
                     CLAIM_EVENTS_TOPIC, key=message.key, value=message.value, headers=message.headers

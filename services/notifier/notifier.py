@@ -9,6 +9,7 @@ which finds them and only writes the rows again. Sending is the sender's job (se
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -19,10 +20,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters import contacts, delivery_log
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
+from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.contacts import Contact
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.application import ClaimsApplication
-from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.notification import EMAIL, NONE, SMS, Notification, channels_for, delivery_id
@@ -34,6 +35,8 @@ log = structlog.get_logger()
 CONSUMER_NAME = "ipe-notifier"
 ALL_CHANNELS = (EMAIL, SMS, NONE)
 Wanted = tuple[dict[str, Any], str, uuid.UUID, uuid.UUID]  # event, kind, event id, claim id
+Filed = dict[str, Any]  # a claim's ClaimSubmitted record: at least the FILED fields
+FILED = ("immatriculation", "nom", "prenoms", "affiliation_number", "job_loss_date", "filed_at", "motif_code")
 
 
 def _dmy(value: Any) -> str:
@@ -95,8 +98,8 @@ class Notifier:
         IntegrityError: the caller redoes the work, which then finds the winner's Notifications."""
         if not wanted:
             return
-        claims = self.app.get_many({claim_id for *_, claim_id in wanted})
-        reachable = contacts.find_many(conn, {claim.immatriculation for claim in claims.values()})
+        claims = self._filed({claim_id for *_, claim_id in wanted})
+        reachable = contacts.find_many(conn, {claim["immatriculation"] for claim in claims.values()})
         existing = self.app.get_many({delivery_id(event_id, channel) for _, _, event_id, _ in wanted
                                       for channel in ALL_CHANNELS})  # fmt: skip
         unsaved: list[Notification] = []
@@ -107,7 +110,7 @@ class Notifier:
                 found = [existing[key] for channel in ALL_CHANNELS
                          if (key := delivery_id(event_id, channel)) in existing]  # fmt: skip
                 notifications = found or self._request(
-                    event_id, claim_id, kind, reachable.get(claim.immatriculation)
+                    event_id, claim_id, kind, reachable.get(claim["immatriculation"])
                 )
                 if not found:
                     unsaved.extend(notifications)
@@ -121,6 +124,22 @@ class Notifier:
                      claim_id=str(event["claim_id"]), event_id=str(event["event_id"]), kind=kind,
                      channels=[n.channel for n in notifications])  # fmt: skip
 
+    def _filed(self, claim_ids: set[uuid.UUID]) -> dict[uuid.UUID, Filed]:
+        """Whom each claim concerns and what was filed, from its ClaimSubmitted event (the claim's
+        first: later events never change these facts), decoded by the relay's fast decoder, instead of
+        every event of each claim folded into its aggregate (a decision's outcomes rebuilt only to be
+        ignored). A claim not in the store is left out."""
+        filed: dict[uuid.UUID, Filed] = {}
+        for stored in self.app.first_events(claim_ids):
+            name, record = self.decoder.record(stored)
+            if name == "ClaimSubmitted":
+                filed[uuid.UUID(str(stored.originator_id))] = record
+        return filed
+
+    @functools.cached_property
+    def decoder(self) -> RecordDecoder:
+        return RecordDecoder(self.app.mapper)
+
     def _request(
         self, event_id: uuid.UUID, claim_id: uuid.UUID, kind: str, contact: Contact | None
     ) -> list[Notification]:
@@ -131,7 +150,7 @@ class Notifier:
                                      contact.language if contact else "fr", self.message_id_domain)
                 for channel in channels_for(email, mobile)]  # fmt: skip
 
-    def _write(self, conn: psycopg.Connection[Any], event: dict[str, Any], kind: str, claim: Claim,
+    def _write(self, conn: psycopg.Connection[Any], event: dict[str, Any], kind: str, claim: Filed,
                notifications: list[Notification]) -> psycopg.Cursor[Any]:  # fmt: skip
         """The message's texts (once per event: the returned cursor's rowcount says whether this was the
         first time) and the delivery-log rows of its Notifications."""
@@ -148,21 +167,21 @@ class Notifier:
         return inserted
 
     @staticmethod
-    def _context(event: dict[str, Any], claim: Claim) -> dict[str, Any]:
+    def _context(event: dict[str, Any], claim: Filed) -> dict[str, Any]:
         """The claim as filed (from the store: later events do not repeat who the claim concerns)."""
-        motif = MOTIFS.get(claim.motif_code)
+        motif = MOTIFS.get(claim["motif_code"])
         dates = {name: _dmy(event[name]) for name in ("return_date", "benefit_end") if name in event}
         return (
             event
             | dates
             | {
-                "immatriculation": claim.immatriculation,
-                "nom": claim.nom,
-                "prenoms": claim.prenoms,
-                "affiliation_number": claim.affiliation_number,
-                "job_loss_date": _dmy(claim.job_loss_date),
-                "filed_on": _dmy(claim.filed_at.astimezone(CASABLANCA)),
-                "motif_label_fr": motif.label_fr if motif else claim.motif_code,
-                "motif_label_ar": motif.label_ar if motif else claim.motif_code,
+                "immatriculation": claim["immatriculation"],
+                "nom": claim["nom"],
+                "prenoms": claim["prenoms"],
+                "affiliation_number": claim["affiliation_number"],
+                "job_loss_date": _dmy(claim["job_loss_date"]),
+                "filed_on": _dmy(claim["filed_at"].astimezone(CASABLANCA)),
+                "motif_label_fr": motif.label_fr if motif else claim["motif_code"],
+                "motif_label_ar": motif.label_ar if motif else claim["motif_code"],
             }
         )

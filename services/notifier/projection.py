@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import structlog
+from eventsourcing.persistence import Notification as StoredNotification
 
 from ipe_claims.adapters import delivery_log
 from ipe_claims.application import ClaimsApplication
@@ -45,8 +47,7 @@ class DeliveryProjection:
         )  # fmt: skip
         if not events:
             return 0
-        ids = dict.fromkeys(uuid.UUID(str(event.originator_id)) for event in events)
-        for notification in self.app.get_many(list(ids)).values():
+        for notification in self.app.get_many(self._behind(conn, events)).values():
             assert isinstance(notification, Notification)
             # One statement, its own transaction (autocommit): never waits on a row while holding another.
             delivery_log.upsert(conn, notification)
@@ -57,6 +58,26 @@ class DeliveryProjection:
             (self.name, events[-1].id),
         )
         return len(events)
+
+    @staticmethod
+    def _behind(conn: psycopg.Connection[Any], events: Sequence[StoredNotification]) -> list[uuid.UUID]:
+        """The Notifications whose row is missing or older than their newest event in ``events``.
+
+        The notifier and the sender write a row as they save each version, so the row is mostly there
+        already: the upsert would change nothing (it never lowers a version), yet the aggregate would be
+        loaded and the statement sent for every event. A row that is behind is rewritten from the
+        aggregate's current state, as before; one whose later versions are beyond ``events`` is brought
+        up when they are read."""
+        newest: dict[uuid.UUID, int] = {}
+        for event in events:
+            notification_id = uuid.UUID(str(event.originator_id))
+            newest[notification_id] = max(newest.get(notification_id, 0), event.originator_version)
+        rows = dict(
+            conn.execute(
+                "SELECT delivery_id, version FROM deliveries WHERE delivery_id = ANY(%s)", (list(newest),)
+            ).fetchall()
+        )
+        return [key for key, version in newest.items() if rows.get(key, 0) < version]
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
