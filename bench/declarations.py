@@ -46,12 +46,22 @@ def ingest(system: System, insured: int, work: Path) -> dict[str, Any]:
         started = time.perf_counter()
         report = load_csv(conn, path)
         elapsed = time.perf_counter() - started
-        conn.execute("VACUUM ANALYZE declarations")
-        conn.execute("VACUUM ANALYZE insured")
+    vacuum(system)
     assert report.rows == rows, (report, rows)
     path.unlink()
     return {"value": rows / elapsed, "unit": "rows/s", "baseline": rows / baseline_s, "rows": rows,
             "seconds": round(elapsed, 2), "baseline_seconds": round(baseline_s, 2), "target_ratio": 0.5}  # fmt: skip
+
+
+def vacuum(system: System) -> float:
+    """What operations does after a monthly load (docs/operations.md), outside the measured window:
+    otherwise autovacuum visits the million new rows at a moment of its choosing, and its writes land in
+    whichever claims scenario runs then. Seconds."""
+    started = time.perf_counter()
+    with system.connect() as conn:
+        conn.execute("VACUUM ANALYZE declarations")
+        conn.execute("VACUUM ANALYZE insured")
+    return round(time.perf_counter() - started, 2)
 
 
 def raw_consume(system: System, expected: int) -> float:
@@ -97,4 +107,4 @@ def kafka(system: System, rows: int, first_worker: int) -> dict[str, Any]:
     else:  # a backlog smaller than one batch: count the process start and group join in
         value, measured = sent / (done - launched), "from process start (backlog fit in one batch)"
     return {"value": value, "unit": "rows/s", "baseline": baseline, "rows": sent, "measured": measured,
-            "target_ratio": 0.5}  # fmt: skip
+            "target_ratio": 0.5, "vacuum_seconds_after": vacuum(system)}  # fmt: skip

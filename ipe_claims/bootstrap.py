@@ -56,7 +56,12 @@ class Wiring:
 
 
 def make_app(settings: Settings, create_tables: bool = False) -> ClaimsApplication:
-    return ClaimsApplication(env=settings.eventsourcing_env(create_tables))
+    """The event store; ``create_tables`` creates its tables (once, before the services start) and hands
+    their vacuum to the operator (``ClaimsApplication.keep_autovacuum_away``)."""
+    app = ClaimsApplication(env=settings.eventsourcing_env(create_tables))
+    if create_tables:
+        app.keep_autovacuum_away()
+    return app
 
 
 def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
