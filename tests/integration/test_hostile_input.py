@@ -20,7 +20,7 @@ from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.infra.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
-from services.claim_intake.routes.health import consumer_lag
+from services.claim_intake.routes.health import consumer_lag, health_report
 from tests.conftest import Insured, declare, random_digits
 
 pytestmark = pytest.mark.integration
@@ -137,6 +137,18 @@ def test_healthz_reports_lag_and_a_degraded_broker(settings: Settings, claims_ap
     assert response.status_code == 200  # claims are still taken: degraded, not down
     assert response.json()["status"] == "degraded" and response.json()["broker"] == "down"
     assert any("broker unreachable" in reason for reason in response.json()["reasons"])
+
+
+def test_healthz_says_when_the_events_table_needs_its_vacuum(
+    settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    """Autovacuum is off for the events table: the report is where the operator hears that it is due."""
+    report = health_report(conn, settings, max_lag=10**9)
+    assert report["events_xid_age"] > 0
+    assert not any("VACUUM" in reason for reason in report["reasons"])  # far below half of 200 million
+    due = health_report(conn, settings, max_lag=10**9, max_xid_age=report["events_xid_age"] - 1)
+    assert due["status"] == "degraded"
+    assert f"events table needs VACUUM (FREEZE): transaction age {due['events_xid_age']}" in due["reasons"]
 
 
 def test_consumer_lag_counts_what_the_broker_holds_beyond_each_position() -> None:

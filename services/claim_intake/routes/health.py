@@ -8,6 +8,10 @@ Lag of a consumer = what the broker holds beyond its stored position, per topic.
 offsets come from a short-lived metadata client, cached a few seconds so a probe every second costs
 nothing. (The local Tansu broker under-reports end offsets by up to one batch: its lag reads low.)
 Relay lag = claim events in the store that the relay has not published yet.
+
+The events table is vacuumed by the operator, not by autovacuum (docs/operations.md): once its oldest
+unfrozen transaction is half-way to the age where Postgres forces a vacuum that appends would wait for
+(``autovacuum_freeze_max_age``), the report says so.
 """
 
 from __future__ import annotations
@@ -85,7 +89,10 @@ def consumer_lag(
     return lag
 
 
-def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: int) -> dict[str, Any]:
+def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: int,
+                  max_xid_age: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """``max_xid_age``: the events table's transaction age that calls for its vacuum (default: half of the
+    server's ``autovacuum_freeze_max_age``)."""
     cursor = conn.cursor(row_factory=tuple_row)
     positions = cursor.execute(
         "SELECT consumer, topic, partition, next_offset FROM consumer_positions"
@@ -95,6 +102,10 @@ def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: in
         "coalesce((SELECT max(last_notification_id) FROM relay_positions), 0)",
         (list(CLAIM_TOPICS),),
     ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    xid_age, forced_at = cursor.execute(
+        "SELECT age(relfrozenxid), current_setting('autovacuum_freeze_max_age')::bigint FROM pg_class "
+        "WHERE oid = 'ipe_events'::regclass"
+    ).fetchone() or (0, 0)
     offsets, broker_error = _cached_end_offsets(settings, {topic for _, topic, _, _ in positions})
     lag = consumer_lag(positions, offsets) if offsets is not None else {}
     reasons = [f"broker unreachable ({broker_error})"] if broker_error else []
@@ -107,12 +118,15 @@ def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: in
     ]
     if relay_behind > max_lag:
         reasons.append(f"relay lags {relay_behind} events")
+    if xid_age > (forced_at // 2 if max_xid_age is None else max_xid_age):
+        reasons.append(f"events table needs VACUUM (FREEZE): transaction age {xid_age}")
     return {
         "status": "degraded" if reasons else "ok",
         "reasons": reasons,
         "database": "ok",
         "broker": "down" if broker_error else "ok",
         "relay_lag": max(0, relay_behind),
+        "events_xid_age": xid_age,
         "consumer_lag": lag,
     }
 
