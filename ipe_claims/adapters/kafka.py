@@ -361,12 +361,7 @@ class TrackedConsumer:
         return HANDLED
 
     def _advance(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        conn.execute(
-            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset, topic_id) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) DO UPDATE "
-            "SET next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id",
-            (self.name, record.topic, record.partition, record.offset + 1, self._topic_ids(record.topic)),
-        )
+        self._advance_past(conn, [record])
 
     def _advance_past(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
         """``_advance`` past the last of these records in each partition, in one statement."""
