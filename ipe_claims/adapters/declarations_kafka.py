@@ -133,10 +133,10 @@ class DeclarationsConsumer(TrackedConsumer):
         self._fingerprint = latest.fingerprint
         plain = _without_logical_types(latest.schema)
         self._header = MARKER + latest.fingerprint
-        self._plain = parse_schema(plain, _write_hint=False)
+        self._plain = parse_schema(plain)
         marked = dict(plain, name=f"{plain['name']}Marked", fields=[
             *plain["fields"], {"name": "_mark", "type": {"type": "fixed", "name": "LineMark", "size": len(_MARK)}}])  # fmt: skip
-        self._poll_schema = parse_schema({"type": "array", "items": marked}, _write_hint=False)
+        self._poll_schema = parse_schema({"type": "array", "items": marked})
         self.rows = 0  # declaration lines merged by this process (not counting redeliveries)
 
     def _run(self, stop: threading.Event) -> None:
