@@ -23,8 +23,14 @@ down: install
 status: install
 	$(BIN)/ipe status
 
+# The suite's system lives on 29 February 2028 (tests/conftest.py); the date-dependent tests (marked
+# `calendar`) then run again at a month end, on the first of a month and across a year end.
+CALENDAR_EDGES := 2027-01-31 2027-03-01 2027-12-31 2028-01-01
+
 test: install lint
 	$(BIN)/pytest -q tests
+	@for day in $(CALENDAR_EDGES); do echo "calendar edge $$day:"; \
+		IPE_TEST_TODAY=$$day $(BIN)/pytest -q -m calendar tests/integration || exit 1; done
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +26,7 @@ from ipe_claims.cli_ops import register as register_ops
 from ipe_claims.cli_report import affiliations_app, report_command
 from ipe_claims.cli_simulate import simulate_command
 from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
+from ipe_claims.settings import Settings
 
 app = typer.Typer(help="ipe-claims: the CNSS job-loss benefit (IPE) claims service.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
@@ -104,7 +104,7 @@ def _print_welcome(state: dict[str, object]) -> None:
     )
     console.print(
         f"  curl -s {url}/api/v1/claims -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' "
-        f'-d \'{{"affiliation_number":"1234567","immatriculation":"100000001","job_loss_date":"{date.today().isoformat()}","motif_code":"licenciement_economique","attestation":true}}\''
+        f'-d \'{{"affiliation_number":"1234567","immatriculation":"100000001","job_loss_date":"{Settings.from_env().clock().today().isoformat()}","motif_code":"licenciement_economique","attestation":true}}\''
     )
     console.print(f'  curl -s {url}/api/v1/claims -H "Authorization: Bearer $TOKEN"')
 
@@ -211,7 +211,7 @@ def seed_command() -> None:
         if is_seeded(conn):
             console.print("Already seeded.")
             return
-        seed(conn, date.today())
+        seed(conn, Settings.from_env().clock().today())
     console.print("Demo data loaded.")
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 
 claims_app = typer.Typer(help="Claims: record what happens after the decision.", no_args_is_help=True)
@@ -30,11 +29,12 @@ def return_to_work(
 
     try:
         returned = date.fromisoformat(return_date)
-        declared = date.fromisoformat(declared_on) if declared_on else datetime.now(CASABLANCA).date()
+        settings = replace(Settings.from_env(), database_url=_database_url())
+        declared = date.fromisoformat(declared_on) if declared_on else settings.clock().today()
     except ValueError:
         console.print("[red]Dates are YYYY-MM-DD.[/red]")
         raise typer.Exit(2) from None
-    store = make_app(replace(Settings.from_env(), database_url=_database_url()))
+    store = make_app(settings)
     try:
         if claim_id not in store.repository:
             console.print(f"[red]No claim {claim_id}.[/red]")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from ipe_claims.clock import SystemClock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +54,8 @@ class Settings:
     kafka_ssl_keyfile: str = ""
     postgres_sslmode: str = ""
     require_tls: bool = False  # IPE_REQUIRE_TLS=1: refuse to start without TLS to Kafka and Postgres
+    # The days every clock of the process is moved by (ipe_claims/clock.py): tests and rehearsals only.
+    clock_shift_days: int = 0
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> Settings:
@@ -77,6 +82,7 @@ class Settings:
             kafka_ssl_keyfile=env.get("KAFKA_SSL_KEYFILE", ""),
             postgres_sslmode=env.get("PGSSLMODE", ""),
             require_tls=env.get("IPE_REQUIRE_TLS", "") == "1",
+            clock_shift_days=int(env.get("IPE_CLOCK_SHIFT_DAYS", "0")),
         ).checked()
 
     def checked(self) -> Settings:
@@ -92,9 +98,15 @@ class Settings:
             problems.append("IPE_REQUIRE_TLS=1 but KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL")
         if self.require_tls and self.postgres_sslmode not in ("require", "verify-ca", "verify-full"):
             problems.append("IPE_REQUIRE_TLS=1 but PGSSLMODE is not require, verify-ca or verify-full")
+        if self.require_tls and self.clock_shift_days:
+            problems.append("IPE_CLOCK_SHIFT_DAYS is for tests and rehearsals, not with IPE_REQUIRE_TLS=1")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def clock(self) -> SystemClock:
+        """The process's clock: the machine's, moved by ``clock_shift_days``."""
+        return SystemClock(timedelta(days=self.clock_shift_days))
 
     def kafka_options(self) -> dict[str, str]:
         """The kafka-python options for the transport security configured; nothing for plaintext."""

@@ -2,16 +2,22 @@
 
 Only tests that ask for ``infra`` (integration, e2e) start them; unit tests need nothing. Tests use
 random identifiers, so they share the servers without cleaning up after each other.
+
+The whole system under test lives on one day, ``TODAY``, whatever the day the suite runs: the harness moves
+every clock (``IPE_CLOCK_SHIFT_DAYS``, ipe_claims/clock.py) of this process and of the processes it starts.
+``make test`` runs the date-dependent tests (marked ``calendar``) again at the calendar's edges by setting
+``IPE_TEST_TODAY``.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,11 +31,25 @@ from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.bootstrap import configure_logging, make_app
+from ipe_claims.clock import SystemClock
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.settings import Settings
 
 T = TypeVar("T")
+
+# 29 February by default: the day most likely to break date arithmetic; `make test` adds the others.
+TODAY = date.fromisoformat(os.environ.get("IPE_TEST_TODAY") or "2028-02-29")
+CLOCK = SystemClock.living_on(TODAY)
+
+
+def days_ago(days: int) -> date:
+    return TODAY - timedelta(days=days)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every process the tests start (`ipe up`, the CLI) reads its clock from the environment.
+    os.environ["IPE_CLOCK_SHIFT_DAYS"] = str(CLOCK.shift.days)
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         kafka_bootstrap_servers=broker.bootstrap_servers,
         home=home,
         kafka_fast_groups=True,
+        clock_shift_days=CLOCK.shift.days,
     )
     configure_logging("tests")
     migrate(settings.database_url)
@@ -114,7 +135,7 @@ def declare(
     rows = [
         (insured.affiliation_number, insured.immatriculation, insured.cin, insured.nom, insured.prenoms,
          period, days, salary)
-        for period in months_before(before or date.today(), months)
+        for period in months_before(before or TODAY, months)
     ]  # fmt: skip
     load_rows(conn, rows)
     return insured
@@ -126,7 +147,7 @@ def write_declarations_csv(path: Path, affiliation: str, insured: list[str], mon
         writer = csv.writer(handle)
         writer.writerow(DECLARATIONS_HEADER)
         for number in insured:
-            for period in months_before(date.today(), months):
+            for period in months_before(TODAY, months):
                 writer.writerow(
                     [
                         affiliation,

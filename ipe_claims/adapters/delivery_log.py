@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -61,15 +62,16 @@ class Due:
     claim_id: uuid.UUID
 
 
-def lock_next_due(conn: psycopg.Connection[Any], channels: list[str]) -> Due | None:
-    """The next due message on one of ``channels``, row-locked until the caller's transaction ends;
-    rows another sender holds are skipped, so several notifier processes share the queue."""
+def lock_next_due(conn: psycopg.Connection[Any], channels: list[str], now: datetime) -> Due | None:
+    """The next message due at ``now`` (the sender's clock, which set the retry times) on one of ``channels``,
+    row-locked until the caller's transaction ends; rows another sender holds are skipped, so several
+    notifier processes share the queue."""
     row = conn.execute(
         "SELECT d.delivery_id, n.subject_fr, n.body_fr, n.subject_ar, n.body_ar, d.claim_id "
         "FROM deliveries d JOIN notifications n ON n.event_id = d.event_id "
-        "WHERE d.status = 'pending' AND d.channel = ANY(%s) AND d.next_attempt_at <= now() "
+        "WHERE d.status = 'pending' AND d.channel = ANY(%s) AND d.next_attempt_at <= %s "
         "ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        (channels,),
+        (channels, now),
     ).fetchone()
     return Due(*row) if row else None
 

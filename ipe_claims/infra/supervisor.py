@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +132,7 @@ class Supervisor:
         wants_demo = self.postgres is not None or self.env.get("IPE_DEMO_DATA") == "1"
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             if wants_demo and not is_seeded(conn):
-                seed(conn, date.today())
+                seed(conn, settings.clock().today())
         self.children = {name: Child(name, module) for name, module in SERVICES.items()}
 
     def _start(self, child: Child) -> None:

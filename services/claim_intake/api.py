@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.clock import Clock
 from ipe_claims.settings import Settings
 from services.claim_intake import errors, limits
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
@@ -26,7 +27,11 @@ from services.claim_intake.routes import notifications as notifications_route
 from services.claim_intake.submissions import Submissions
 
 
-def create_app(settings: Settings, store: ClaimsApplication | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, store: ClaimsApplication | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The API; ``clock`` (default: the settings' clock) is where every route reads today from."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool.open(wait=True, timeout=30)
@@ -34,7 +39,9 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
             from ipe_claims.bootstrap import make_app
 
             app.state.store = make_app(settings)
-        app.state.submissions = Submissions(app.state.store, app.state.pool, app.state.tokens)
+        app.state.submissions = Submissions(
+            app.state.store, app.state.pool, app.state.tokens, app.state.clock
+        )
         yield
         app.state.submissions.close()
         app.state.pool.close()
@@ -43,6 +50,7 @@ def create_app(settings: Settings, store: ClaimsApplication | None = None) -> Fa
                   default_response_class=DecimalJSONResponse, responses=errors.ANY_ROUTE)  # fmt: skip
     app.state.settings = settings
     app.state.store = store
+    app.state.clock = clock or settings.clock()
     app.state.limiter = limits.Limiter(settings.rate_limit_per_minute)
     app.state.tokens = Tokens()
     app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ipe_claims.adapters.accounts import Principal, principal_for_token
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.clock import Clock
 from ipe_claims.settings import Settings
 from services.claim_intake import errors, limits
 
@@ -50,7 +51,12 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
 Db = Annotated[psycopg.Connection[Any], Depends(_db)]
+Now = Annotated[Clock, Depends(_clock)]
 Store = Annotated[ClaimsApplication, Depends(_store)]
 Config = Annotated[Settings, Depends(_settings)]
 

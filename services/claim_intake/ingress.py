@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -33,7 +33,7 @@ from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import Claim, InsuredRecord
-from ipe_claims.domain.dates import CASABLANCA
+from ipe_claims.domain.dates import local_date
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
 from services.claim_intake import metrics
 
@@ -119,6 +119,7 @@ class _Valid:
 class Ingress:
     def __init__(self, settings: Settings, store: ClaimsApplication, codec: AvroCodec) -> None:
         self.settings = settings
+        self.clock = settings.clock()
         self.store = store
         self.codec = codec
         self._producer: KafkaProducer | None = None
@@ -210,10 +211,10 @@ class Ingress:
             motif_code=message["motif_code"],
             attestation=message["attestation"],
         )
-        now = datetime.now(UTC)
+        now = self.clock.now()
         scope = None if portal.role == "portal" else portal.affiliations
         try:
-            loss = intake.check(submission, scope, now.astimezone(CASABLANCA).date())
+            loss = intake.check(submission, scope, local_date(now))
         except intake.Refusal as refusal:
             raise DeadLetter(refusal.code, refusal.message_fr) from None
         claim_id = intake.claim_id_for(portal.username, message["submission_id"])

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -32,8 +32,9 @@ from psycopg_pool import ConnectionPool
 from ipe_claims import intake
 from ipe_claims.adapters.accounts import Principal, principal_for_token
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.clock import Clock
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
-from ipe_claims.domain.dates import CASABLANCA
+from ipe_claims.domain.dates import local_date
 from services.claim_intake import access_log, metrics
 from services.claim_intake.deps import Bearer, DecimalJSONResponse, Tokens, verified
 
@@ -60,9 +61,10 @@ class _Ask:
 
 
 class Submissions:
-    def __init__(self, store: ClaimsApplication, pool: ConnectionPool[Any], tokens: Tokens,
+    def __init__(self, store: ClaimsApplication, pool: ConnectionPool[Any], tokens: Tokens, clock: Clock,
                  max_batch: int = 200) -> None:  # fmt: skip
         self.store = store
+        self.clock = clock
         self.pool = pool
         self.tokens = tokens
         self.max_batch = max_batch
@@ -135,8 +137,8 @@ class Submissions:
                 loop.call_soon_threadsafe(_settle, asks)
 
     def _serve(self, batch: list[_Ask]) -> None:
-        now = datetime.now(UTC)
-        today = now.astimezone(CASABLANCA).date()
+        now = self.clock.now()
+        today = local_date(now)
         with self.pool.connection() as conn:
             with conn.pipeline():
                 lookups = intake.Lookups(conn, self.store, [(ask.submission, ask.claim_id) for ask in batch])

@@ -8,7 +8,7 @@ from services.eligibility_projector.projector import EligibilityProjector
 
 def main() -> None:
     wiring = bootstrap("projector")
-    projector = EligibilityProjector(wiring.app, wiring.codec)
+    projector = EligibilityProjector(wiring.app, wiring.codec, wiring.settings.clock())
     consumer = projector.consumer(wiring.settings)
 
     def run(stop: threading.Event) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -22,6 +22,7 @@ from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import contribution_histories, contribution_history
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.clock import Clock
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration
 from ipe_claims.domain.dates import CASABLANCA
@@ -36,9 +37,10 @@ SWEEP_SECONDS = 5.0
 
 
 class EligibilityProjector:
-    def __init__(self, app: ClaimsApplication, codec: AvroCodec) -> None:
+    def __init__(self, app: ClaimsApplication, codec: AvroCodec, clock: Clock) -> None:
         self.app = app
         self.codec = codec
+        self.clock = clock  # read by the sweep alone: a decision reads the instants in the log
 
     def consumer(self, settings: Settings, name: str = CONSUMER_NAME) -> TrackedConsumer:
         return TrackedConsumer(settings, name, [CLAIM_EVENTS_TOPIC], self.handle, poison=(AvroDecodeError,),
@@ -145,6 +147,6 @@ class EligibilityProjector:
         while not stop.wait(SWEEP_SECONDS):
             try:
                 with psycopg.connect(database_url, autocommit=True) as conn:
-                    self.sweep(conn, datetime.now(CASABLANCA).date())
+                    self.sweep(conn, self.clock.today())
             except psycopg.Error as exc:
                 log.warning("sweep.failed", error=type(exc).__name__)

@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -41,6 +40,7 @@ class Sender:
         jitter: Callable[[], float] = random.random, poll_seconds: float = 0.2,
     ) -> None:  # fmt: skip
         self.settings = settings
+        self.clock = settings.clock()
         self.app = app
         self.renderer = renderer
         self.config = config
@@ -70,7 +70,7 @@ class Sender:
     def work_one(self, conn: psycopg.Connection[Any]) -> bool:
         """Send the next due message, if any; return whether there was one."""
         with conn.transaction():
-            due = delivery_log.lock_next_due(conn, self.channels)
+            due = delivery_log.lock_next_due(conn, self.channels, self.clock.now())
             if due is None:
                 return False
             notification: object = self.app.repository.get(due.delivery_id)
@@ -84,7 +84,7 @@ class Sender:
             except IntegrityError:
                 return True  # another sender recorded an attempt first: leave it to them
             outcome = self._deliver(notification, _texts(due), notification.possible_duplicate)
-            notification.conclude(outcome, self.config.policy, self.jitter(), datetime.now(UTC))
+            notification.conclude(outcome, self.config.policy, self.jitter(), self.clock.now())
             self.app.save(notification)
             delivery_log.upsert(conn, notification)
         log.info(

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from ipe_claims.domain.contributions import months_before
+from ipe_claims.settings import Settings
 from tests.chaos.checks import Tally, tally
 from tests.chaos.system import ChaosSystem
 
@@ -62,7 +63,7 @@ def _claims_and_declarations(
     plan: Plan, rng: random.Random
 ) -> tuple[list[dict[str, object]], list[list[object]]]:
     """One claim per insured (a second would be refused as open); a tenth resign, a tenth lack days."""
-    loss = date.today() - timedelta(days=3)
+    loss = Settings.from_env().clock().today() - timedelta(days=3)  # the clock of the system under test
     affiliations = [str(rng.randrange(10**6, 10**7)) for _ in range(max(1, plan.claims // 500))]
     numbers = rng.sample(range(10**8, 10**9), plan.claims)
     claims, rows = [], []

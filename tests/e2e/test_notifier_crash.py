@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from ipe_claims.infra.local import free_port
-from tests.conftest import random_digits, wait_for, write_declarations_csv
+from tests.conftest import TODAY, random_digits, wait_for, write_declarations_csv
 from tests.e2e.test_system import System
 from tests.integration.test_notifier_stubs import SmsGatewayStub, SmtpSink
 
@@ -93,7 +93,7 @@ def test_notifier_killed_and_smtp_down_every_worker_gets_every_message(
         for number in insured:
             body = {"affiliation_number": affiliation, "immatriculation": number, "attestation": True,
                     "motif_code": "licenciement_economique",
-                    "job_loss_date": (date.today() - timedelta(days=3)).isoformat()}  # fmt: skip
+                    "job_loss_date": (TODAY - timedelta(days=3)).isoformat()}  # fmt: skip
             response = httpx.post(f"{url}/api/v1/claims", json=body, headers=headers, timeout=30)
             assert response.status_code == 201, response.text
             claim_ids.append(response.json()["claim_id"])

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.infra.supervisor import SERVICES, pid_alive
-from tests.conftest import random_digits, wait_for, write_declarations_csv
+from tests.conftest import TODAY, random_digits, wait_for, write_declarations_csv
 
 pytestmark = pytest.mark.e2e
 IPE = [sys.executable, "-m", "ipe_claims.cli"]
@@ -94,7 +94,7 @@ def test_status_reports_every_component(system: System) -> None:
 def _claim(system: System, headers: dict[str, str], affiliation: str, immatriculation: str,
            motif: str = "licenciement_economique") -> httpx.Response:  # fmt: skip
     body = {"affiliation_number": affiliation, "immatriculation": immatriculation, "motif_code": motif,
-            "job_loss_date": (date.today() - timedelta(days=3)).isoformat(), "attestation": True}  # fmt: skip
+            "job_loss_date": (TODAY - timedelta(days=3)).isoformat(), "attestation": True}  # fmt: skip
     return httpx.post(f"{system.url}/api/v1/claims", json=body, headers=headers, timeout=30)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.cli import app as cli_app
 from ipe_claims.settings import Settings
-from tests.conftest import Insured, declare, wait_for
+from tests.conftest import CLOCK, TODAY, Insured, declare, wait_for
 
 MOTIFS = ("licenciement_economique", "fin_cdd", "demission", "fermeture_entreprise", "faute_grave")
 
@@ -25,13 +25,13 @@ def file_claim(
     claim_id = uuid.uuid4()
     app.submit(
         claim_id,
-        filed_at=datetime.now(UTC),
+        filed_at=CLOCK.now(),
         affiliation_number=insured.affiliation_number,
         immatriculation=insured.immatriculation,
         cin=insured.cin,
         nom=insured.nom,
         prenoms=insured.prenoms,
-        job_loss_date=loss or date.today(),
+        job_loss_date=loss or TODAY,
         motif_code=motif,
         attestation=True,
         submitted_by="test-employer",

@@ -80,7 +80,7 @@ def codec(settings: Settings) -> AvroCodec:
 
 @pytest.fixture(scope="session")
 def pipeline(settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec) -> Iterator[Pipeline]:
-    projector = EligibilityProjector(claims_app, codec)
+    projector = EligibilityProjector(claims_app, codec, settings.clock())
     notifier = Notifier(claims_app, codec, MessageRenderer())
     stop = threading.Event()
     loops = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,13 +18,14 @@ from ipe_claims.adapters.accounts import create_account
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.settings import Settings
-from tests.conftest import Insured, declare, random_digits, wait_for
+from tests.conftest import TODAY, Insured, days_ago, declare, random_digits, wait_for
 from tests.integration.conftest import Pipeline, api_client
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
 MISSING = object()  # a field left out of the request body
+LOSS = days_ago(5)  # the job-loss date of a claim_body
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def claim_body(insured: Insured, **changes: Any) -> dict[str, Any]:
     body = {
         "affiliation_number": insured.affiliation_number,
         "immatriculation": insured.immatriculation,
-        "job_loss_date": (date.today() - timedelta(days=5)).isoformat(),
+        "job_loss_date": LOSS.isoformat(),
         "motif_code": "licenciement_economique",
         "attestation": True,
     }
@@ -215,6 +216,7 @@ def test_another_employers_affiliation_is_not_found(
 # Submitting a claim and following it through the pipeline
 
 
+@pytest.mark.calendar
 def test_a_valid_claim_is_accepted_then_decided_with_its_amount(
     pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
 ) -> None:
@@ -238,10 +240,11 @@ def test_a_valid_claim_is_accepted_then_decided_with_its_amount(
     assert notification_kinds(client, employer, accepted["claim_id"], 2) == ["deposited", "valid"]
 
 
+@pytest.mark.calendar
 def test_a_short_history_is_rejected_with_its_reason(
     pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=20)
+    insured = declare(conn, months=20, before=LOSS)  # the 20 months before the loss's month, all counted
     employer = employer_of(client, conn, insured)
     claim_id = submit(client, employer, insured)
     claim = decided(client, employer, claim_id).json()
@@ -255,6 +258,7 @@ def test_a_short_history_is_rejected_with_its_reason(
 # Validation
 
 
+@pytest.mark.calendar
 @pytest.mark.parametrize(
     ("changes", "status", "code", "field"),
     [
@@ -269,7 +273,7 @@ def test_a_short_history_is_rejected_with_its_reason(
         pytest.param({"job_loss_date": "20260101"}, 422, "invalid_date", "job_loss_date", id="basic-format"),
         pytest.param({"job_loss_date": "2026-W01-1"}, 422, "invalid_date", "job_loss_date", id="week-date"),
         pytest.param(
-            {"job_loss_date": (date.today() + timedelta(days=2)).isoformat()},
+            {"job_loss_date": (TODAY + timedelta(days=2)).isoformat()},
             422,
             "job_loss_date_in_future",
             "job_loss_date",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -17,7 +17,7 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
-from tests.conftest import declare, random_digits, wait_for
+from tests.conftest import TODAY, declare, random_digits, wait_for
 from tests.integration.audit_helpers import run_cli, wait_projected
 from tests.integration.conftest import Pipeline
 
@@ -47,7 +47,7 @@ def lived(
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insured = declare(conn, months=36)
         employer = login(client, conn, "employer", insured.affiliation_number)
-        loss = date.today() - timedelta(days=5)
+        loss = TODAY - timedelta(days=5)
         response = client.post("/api/v1/claims", headers=employer, json={
             "affiliation_number": insured.affiliation_number, "immatriculation": insured.immatriculation,
             "job_loss_date": loss.isoformat(), "motif_code": "licenciement_economique", "attestation": True,
@@ -55,7 +55,7 @@ def lived(
         assert response.status_code == 201, response.text
         claim_id = uuid.UUID(response.json()["claim_id"])
         wait_projected(conn, [claim_id])
-        claims_app.record_return_to_work(claim_id, loss + timedelta(days=45), date.today(), "cnss-agent-7")
+        claims_app.record_return_to_work(claim_id, loss + timedelta(days=45), TODAY, "cnss-agent-7")
         wait_projected(conn, [claim_id])
         assert run_cli(settings, "audit", "seal").exit_code == 0
         return {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from ipe_claims.projections import apply_claim_event
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import EligibilityProjector
-from tests.conftest import declare
+from tests.conftest import CLOCK, TODAY, declare
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,8 @@ pytestmark = pytest.mark.integration
 def _database(home: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
     postgres = LocalPostgres(home, free_port())
     postgres.start()
-    settings = Settings(database_url=postgres.url, kafka_bootstrap_servers="", home=home)
+    settings = Settings(database_url=postgres.url, kafka_bootstrap_servers="", home=home,
+                        clock_shift_days=CLOCK.shift.days)  # fmt: skip
     migrate(settings.database_url)
     app = make_app(settings, create_tables=True)
     try:
@@ -79,7 +80,7 @@ def test_a_restored_store_replays_to_the_same_read_models(
 ) -> None:
     (settings, app), (restored_settings, restored_app) = source, target
     codec = AvroCodec(settings.schemas_dir)
-    loss = date.today() - timedelta(days=5)
+    loss = TODAY - timedelta(days=5)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         valid = declare(conn, months=38, before=loss)
         short = declare(conn, months=6, before=loss, affiliation_number=valid.affiliation_number)
@@ -96,7 +97,7 @@ def test_a_restored_store_replays_to_the_same_read_models(
             body = {"affiliation_number": insured.affiliation_number, "immatriculation": insured.immatriculation,
                     "job_loss_date": loss.isoformat(), "motif_code": "licenciement_economique", "attestation": True}  # fmt: skip
             assert client.post("/api/v1/claims", json=body, headers=headers).status_code == 201
-    projector = EligibilityProjector(app, codec)
+    projector = EligibilityProjector(app, codec, settings.clock())
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for record in _records(app, codec):  # submissions: projected and decided (decisions appended)
             with conn.transaction():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +21,7 @@ from ipe_claims.infra.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.routes.health import consumer_lag, health_report
-from tests.conftest import Insured, declare, random_digits
+from tests.conftest import TODAY, Insured, declare, random_digits
 
 pytestmark = pytest.mark.integration
 INJECTIONS = ["1234567' OR '1'='1", "'; DROP TABLE claims; --", "1 UNION SELECT password_hash FROM accounts",
@@ -52,7 +52,7 @@ def _refused_cleanly(response: Any) -> None:
 
 def _body(insured: Insured, **changes: Any) -> dict[str, Any]:
     return {"affiliation_number": insured.affiliation_number, "immatriculation": insured.immatriculation,
-            "job_loss_date": (date.today() - timedelta(days=2)).isoformat(),
+            "job_loss_date": (TODAY - timedelta(days=2)).isoformat(),
             "motif_code": "licenciement_economique", "attestation": True} | changes  # fmt: skip
 
 

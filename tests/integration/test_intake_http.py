@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
-from tests.conftest import declare, random_digits
+from tests.conftest import TODAY, declare, random_digits
 from tests.integration.conftest import Pipeline, api_client, served_api
 from tests.integration.test_api import (
     PASSWORD,
@@ -267,6 +267,7 @@ def test_twenty_parallel_submissions_for_one_insured_make_one_claim(
 # History, CSV, access log
 
 
+@pytest.mark.calendar
 def test_history_filters_pages_and_exports(
     pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any], settings: Settings
 ) -> None:
@@ -282,7 +283,7 @@ def test_history_filters_pages_and_exports(
         assert response.status_code == 200, response.text
         return [item["claim_id"] for item in response.json()["items"]]
 
-    today, day = date.today(), timedelta(days=1)
+    today, day = TODAY, timedelta(days=1)
     assert ids() == claim_ids[::-1]  # newest filing first
     assert ids(immatriculation=second.immatriculation) == [claim_ids[1]]
     assert ids(**{"from": (today - day).isoformat(), "to": (today + day).isoformat()}) == claim_ids[::-1]

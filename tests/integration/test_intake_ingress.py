@@ -11,7 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from ipe_claims.domain.claim import NAMESPACE, InsuredRecord
 from ipe_claims.infra.local import free_port
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
 from services.claim_intake.ingress import Ingress
-from tests.conftest import Insured, declare, random_digits, wait_for
+from tests.conftest import TODAY, Insured, declare, random_digits, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def submission(codec: AvroCodec, portal: str, insured: Insured, submission_id: s
         "portal": portal,
         "affiliation_number": insured.affiliation_number,
         "immatriculation": insured.immatriculation,
-        "job_loss_date": date.today() - timedelta(days=3),
+        "job_loss_date": TODAY - timedelta(days=3),
         "motif_code": "licenciement_economique",
         "attestation": True,
     } | changes
@@ -105,6 +105,7 @@ def producer(settings: Settings) -> Iterator[KafkaProducer]:
     producer.close()
 
 
+@pytest.mark.calendar
 def test_valid_duplicate_and_garbage_submissions(
     settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any],
     producer: KafkaProducer,
@@ -114,7 +115,7 @@ def test_valid_duplicate_and_garbage_submissions(
     create_account(conn, portal, "portal-password", "portal", [])
     create_account(conn, employer, "employer-password", "employer", [own.affiliation_number])
     create_account(conn, analyst, "analyst-password", "analyst", [])
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = TODAY + timedelta(days=1)
     first = submission(codec, portal, by_portal, "s-1")
     messages: list[tuple[bytes | None, str | None]] = [  # (value, the dead-letter code or None for a claim)
         (first, None),

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.application import ClaimsApplication
+from ipe_claims.clock import FixedClock
 from ipe_claims.domain.claim import OpenClaimExists
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.settings import Settings
@@ -98,7 +99,9 @@ def test_an_expired_wait_enters_the_log_and_the_claim_is_decided_without_the_mon
 
 @pytest.fixture
 def client(settings: Settings, claims_app: ClaimsApplication) -> Any:
-    with TestClient(create_app(settings, claims_app)) as test_client:
+    """The API on the day the employers of these stories declare a return to work (3 December 2026)."""
+    clock = FixedClock(datetime(2026, 12, 3, 10, tzinfo=UTC))
+    with TestClient(create_app(settings, claims_app, clock)) as test_client:
         yield test_client
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
 from services.notifier.projection import DeliveryProjection
 from services.notifier.sender import Sender
-from tests.conftest import Insured, declare, random_digits, wait_for
+from tests.conftest import CLOCK, TODAY, Insured, declare, random_digits, wait_for
 from tests.integration.conftest import Pipeline
 from tests.integration.test_notifier_stubs import SmsGatewayStub, SmtpSink
 
@@ -77,10 +77,10 @@ def worker(conn: psycopg.Connection[Any], months: int = 40, language: str = "fr"
 
 def submit(app: ClaimsApplication, insured: Insured) -> uuid.UUID:
     return app.submit(
-        uuid.uuid4(), filed_at=datetime.now(UTC), submitted_by="test", channel="http",
+        uuid.uuid4(), filed_at=CLOCK.now(), submitted_by="test", channel="http",
         affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
         cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms,
-        job_loss_date=date.today() - timedelta(days=5), motif_code="licenciement_economique", attestation=True,
+        job_loss_date=TODAY - timedelta(days=5), motif_code="licenciement_economique", attestation=True,
     ).id  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import OpenClaimExists
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
-from tests.conftest import Insured, declare, wait_for
+from tests.conftest import CLOCK, Insured, days_ago, declare, wait_for
 from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration
 def submit(app: ClaimsApplication, insured: Insured, motif: str = "licenciement_economique",
            loss: date | None = None) -> uuid.UUID:  # fmt: skip
     claim = app.submit(
-        uuid.uuid4(), filed_at=datetime.now(UTC), submitted_by="test", channel="http",
+        uuid.uuid4(), filed_at=CLOCK.now(), submitted_by="test", channel="http",
         affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
         cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms,
-        job_loss_date=loss or date.today() - timedelta(days=5), motif_code=motif, attestation=True,
+        job_loss_date=loss or days_ago(5), motif_code=motif, attestation=True,
     )  # fmt: skip
     return claim.id
 
@@ -63,6 +63,7 @@ def decision_events(conn: psycopg.Connection[Any], claim_id: uuid.UUID) -> int:
     ).fetchone()[0]
 
 
+@pytest.mark.calendar
 def test_valid_claim_is_decided_projected_and_notified(
     pipeline: Pipeline, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
@@ -75,11 +76,13 @@ def test_valid_claim_is_decided_projected_and_notified(
     assert decision_events(conn, claim_id) == 1
 
 
+@pytest.mark.calendar
 def test_short_history_is_rejected_with_its_reason(
     pipeline: Pipeline, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=20)
-    claim_id = submit(claims_app, insured)
+    loss = days_ago(5)
+    insured = declare(conn, months=20, before=loss)  # the 20 months before the loss's month, all counted
+    claim_id = submit(claims_app, insured, loss=loss)
     row = wait_for(lambda: decided_row(conn, claim_id), what="the decision")
     assert row[:4] == ("Rejeté", "insufficient_days_36", None, None)
     reason = conn.execute("SELECT rejection_reason FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()[
@@ -127,6 +130,7 @@ def test_redelivered_events_change_nothing(
     insured = declare(conn, months=40)
     claim_id = submit(claims_app, insured)
     wait_for(lambda: len(notification_kinds(conn, claim_id)) == 2 or None, what="both notifications")
+    wait_for(lambda: decided_row(conn, claim_id), what="the decision projected")  # the notifier may be first
     before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
     mine = claim_records(settings, claim_id)
     if in_one_poll:  # the batch path (one transaction, one save), the redelivery inside the poll itself

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
-from tests.conftest import declare, random_digits, wait_for
+from tests.conftest import CLOCK, TODAY, declare, random_digits, wait_for
 from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -50,21 +50,22 @@ def test_affiliations_load_names_places_and_refuses_bad_files(
     ).fetchone() == ("Atlas Bois SARL",)  # nothing of the bad file was written
 
 
+@pytest.mark.calendar
 def test_report_prints_the_tables_and_writes_html_with_charts(
     pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any],
     tmp_path: Path,
 ) -> None:  # fmt: skip
     insured = declare(conn, months=20)  # too few days: a rejection for the report to show
     claim = claims_app.submit(
-        uuid.uuid4(), filed_at=datetime.now(UTC), submitted_by="t", channel="http",
+        uuid.uuid4(), filed_at=CLOCK.now(), submitted_by="t", channel="http",
         affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation, cin=insured.cin,
-        nom=insured.nom, prenoms=insured.prenoms, job_loss_date=date.today() - timedelta(days=2),
+        nom=insured.nom, prenoms=insured.prenoms, job_loss_date=TODAY - timedelta(days=2),
         motif_code="licenciement", attestation=True,
     )  # fmt: skip
     wait_for(lambda: conn.execute("SELECT 1 FROM claims WHERE claim_id = %s AND situation = 'Rejeté'",
                                   (claim.id,)).fetchone(), what="the rejection")  # fmt: skip
     html = tmp_path / "report.html"
-    today = date.today().isoformat()
+    today = TODAY.isoformat()
     printed = ipe(settings, "report", "--from", today, "--to", today, "--html", str(html))
     assert printed.returncode == 0, printed.stdout + printed.stderr
     assert "insufficient_days_36" in printed.stdout and "rejected" in printed.stdout

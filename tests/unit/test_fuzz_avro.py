@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
+from ipe_claims.clock import FixedClock
 from ipe_claims.settings import REPO_ROOT
 from services.eligibility_projector.projector import EligibilityProjector
 from services.notifier.messages import MessageRenderer
@@ -97,7 +98,7 @@ def _undecodable(data: bytes) -> bool:
 
 
 HANDLERS = {
-    "projector": EligibilityProjector(Untouchable(), CODEC).handle,  # type: ignore[arg-type]
+    "projector": EligibilityProjector(Untouchable(), CODEC, FixedClock()).handle,  # type: ignore[arg-type]
     "notifier": Notifier(Untouchable(), CODEC, MessageRenderer()).handle,  # type: ignore[arg-type]
 }
 

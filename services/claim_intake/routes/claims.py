@@ -1,7 +1,7 @@
 """Claims: the confirmation preview, submission, one claim (the history table is in
 ``history.py``)."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import structlog
@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
 from ipe_claims import intake
-from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
@@ -17,6 +16,7 @@ from services.claim_intake.deps import (
     Db,
     DecimalJSONResponse,
     Employer,
+    Now,
     Submitter,
     may_read_claim,
     parse_uuid,
@@ -69,8 +69,7 @@ class ClaimRequest(BaseModel):
     attestation: StrictBool
 
 
-def _facts(body: ClaimRequest, caller: Any, conn: Db) -> dict[str, Any]:
-    today = datetime.now(CASABLANCA).date()
+def _facts(body: ClaimRequest, caller: Any, conn: Db, today: date) -> dict[str, Any]:
     return intake.validate(conn, intake.Submission(**body.model_dump()), caller.affiliations, today)
 
 
@@ -80,9 +79,9 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/preview", response_model=Preview, responses=errors.AUTHENTICATED | errors.documented(404))
-def preview(body: ClaimRequest, caller: Employer, conn: Db, request: Request) -> dict[str, Any]:
+def preview(body: ClaimRequest, caller: Employer, conn: Db, clock: Now, request: Request) -> dict[str, Any]:
     """What the portal's confirmation dialog shows; creates nothing."""
-    facts = _facts(body, caller, conn)
+    facts = _facts(body, caller, conn, clock.today())
     access_log.record(conn, caller, "claim.preview", [facts], request_id(request))
     return {"assure": f"{facts['prenoms']} {facts['nom']}", "immatriculation": facts["immatriculation"],
             "motif_code": facts["motif_code"], "motif_label": MOTIFS[facts["motif_code"]].label_fr,

@@ -1,6 +1,5 @@
 """A claim's decision explained, and the return to work that ends its benefit early."""
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -8,13 +7,13 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.domain.claim import Claim
-from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
     Caller,
     Db,
     DecimalJSONResponse,
+    Now,
     Store,
     claim_affiliation,
     parse_uuid,
@@ -70,7 +69,7 @@ class ReturnToWorkRequest(BaseModel):
 
 @router.post("/{claim_id}/return-to-work")
 def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, conn: Db,
-                   store: Store) -> DecimalJSONResponse:  # fmt: skip
+                   store: Store, clock: Now) -> DecimalJSONResponse:  # fmt: skip
     """The claim's employer (or an admin) declares the insured's reprise d'activité."""
     if caller.role not in ("employer", "admin"):
         raise errors.forbidden()
@@ -82,9 +81,7 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
         raise ApiError(422, "invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
                        "تاريخ استئناف العمل غير مقروء (YYYY-MM-DD).", "return_date")  # fmt: skip
     try:
-        claim = store.record_return_to_work(
-            found, returned_on, datetime.now(CASABLANCA).date(), caller.username
-        )
+        claim = store.record_return_to_work(found, returned_on, clock.today(), caller.username)
     except InvalidReturnToWork as exc:
         raise ApiError(422, "invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
