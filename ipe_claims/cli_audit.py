@@ -157,8 +157,15 @@ def audit_verify(
     console.print(
         f"{report.checked} sealed event(s) checked, {report.unsealed} not sealed yet; digest {report.digest}."
     )
+    events = [finding for finding in report.findings if finding.stream is not None]
+    if events:
+        console.print(f"[red]{len(events)} tampered event(s).[/red]")
+    if any(finding.kind == "digest-mismatch" for finding in report.findings):
+        console.print("[red]The chain of global digests is broken: seals were rewritten.[/red]")
+    if any(finding.kind == "digest-unknown" for finding in report.findings):
+        console.print("[red]The digest given with --expect was never part of this history: it was mistyped, "
+                      "or the history it sealed was rewritten.[/red]")  # fmt: skip
     if report.findings:
-        console.print(f"[red]{len(report.findings)} tampered event(s).[/red]")
         raise typer.Exit(1)
     console.print("[green]No event was altered, removed or inserted.[/green]")
 

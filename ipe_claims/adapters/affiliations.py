@@ -19,19 +19,25 @@ class AffiliationFileError(ValueError):
 
 
 def read_affiliations(path: Path) -> list[tuple[str, str, str | None, str | None]]:
+    """Every line of the file, or the first reason it cannot be loaded: a short line would clear a region."""
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames != HEADER:
+        reader = csv.reader(handle)
+        if next(reader, None) != HEADER:
             raise AffiliationFileError(f"header must be {','.join(HEADER)}")
         rows = []
-        for line, row in enumerate(reader, start=2):
-            number, name = (row["affiliation_number"] or "").strip(), (row["name"] or "").strip()
+        for line, cells in enumerate(reader, start=2):
+            if not cells:
+                continue  # a blank line
+            if len(cells) != len(HEADER):
+                raise AffiliationFileError(
+                    f"line {line}: {len(cells)} columns, expected {len(HEADER)} ({','.join(HEADER)})"
+                )
+            number, name, city, region = (cell.strip() for cell in cells)
             if not _NUMBER.match(number):
                 raise AffiliationFileError(f"line {line}, affiliation_number: must be digits")
             if not name:
                 raise AffiliationFileError(f"line {line}, name: is empty")
-            city, region = (row["city"] or "").strip() or None, (row["region"] or "").strip() or None
-            rows.append((number, name, city, region))
+            rows.append((number, name, city or None, region or None))
         return rows
 
 

@@ -73,6 +73,14 @@ def test_an_untouched_store_verifies_clean(store: Store) -> None:
     assert "0 not sealed yet" in result.output
 
 
+def test_an_unknown_expected_digest_is_named_as_such_not_as_tampered_events(store: Store) -> None:
+    sealed(store)
+    result = store.cli("audit", "verify", "--expect", "ab" * 32)
+    assert result.exit_code == 1, result.output
+    assert "DIGEST-UNKNOWN" in result.output and "never part of this history" in result.output
+    assert "tampered event" not in result.output  # no event was touched
+
+
 def test_an_edited_event_is_named(store: Store) -> None:
     sealed(store)
     victim = store.claims[1]

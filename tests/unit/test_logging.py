@@ -1,0 +1,28 @@
+"""Every log line is JSON, those of libraries that log through the standard library included."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from ipe_claims.bootstrap import configure_logging
+
+
+def test_a_library_warning_is_a_json_line_like_ours(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("unit")
+    logging.getLogger("kafka.conn").warning("Unable to connect to %s", "127.0.0.1:9")
+    structlog.get_logger().info("claim.projected", claim_id="c-1")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["event"] == "Unable to connect to 127.0.0.1:9"
+    assert lines[0]["level"] == "warning" and lines[0]["logger"] == "kafka.conn"
+    assert lines[1]["event"] == "claim.projected" and lines[1]["claim_id"] == "c-1"
+    assert {"timestamp", "process", "pid"} <= set(lines[0]) & set(lines[1])
+
+
+def test_kafka_info_chatter_stays_out(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("unit")
+    logging.getLogger("kafka.coordinator").info("joined group")
+    assert capsys.readouterr().err == ""
