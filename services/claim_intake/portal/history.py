@@ -106,7 +106,7 @@ def claim_page(request: Request, claim_id: str, conn: Db, store: Store, depot: s
     except ValueError:
         raise web.PageError(intake.not_found()) from None
     try:  # the log, not the read model: the page right after « Oui » shows the claim
-        claim = store.repository.get(found)
+        claim: object = store.repository.get(found)
     except AggregateNotFoundError:
         claim = None
     if not isinstance(claim, Claim) or not may_read_claim(session.principal, claim.affiliation_number):
