@@ -62,7 +62,7 @@ def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> tu
     return conn.cursor(row_factory=tuple_row).execute(sql, params).fetchone()
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -196,7 +196,7 @@ def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl
         conn.execute("DELETE FROM api_tokens WHERE username = %s AND expires_at < now()", (username,))
         conn.execute(
             "INSERT INTO api_tokens (token_hash, username, expires_at) VALUES (%s, %s, now() + %s)",
-            (_token_hash(token), username, timedelta(seconds=ttl_seconds)),
+            (token_hash(token), username, timedelta(seconds=ttl_seconds)),
         )
     return Login(token)
 
@@ -213,7 +213,7 @@ def principal_for_token(conn: psycopg.Connection[Any], token: str) -> Principal 
         conn,
         _PRINCIPAL + "JOIN api_tokens t ON t.username = a.username "
         "WHERE t.token_hash = %s AND t.expires_at > now() AND NOT a.disabled GROUP BY a.username, a.role",
-        (_token_hash(token),),
+        (token_hash(token),),
     )
     return Principal(row[0], row[1], frozenset(row[2])) if row else None
 

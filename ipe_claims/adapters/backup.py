@@ -9,8 +9,8 @@ What is in a backup, and why (docs/operations.md):
   seals and the access log.
 - ``REBUILT``: read models. A restore empties them; the relay then re-publishes the whole store and
   the consumers rebuild them (or ``ipe replay`` does it at once).
-- ``SESSION``: positions in a broker's log (meaningless against another broker), tokens, rate and
-  login counters. A restore empties them: every user logs in again, every consumer starts over.
+- ``SESSION``: positions in a broker's log (meaningless against another broker), tokens and the portal's
+  sessions, rate and login counters. A restore empties them: every user logs in again, every consumer starts over.
 
 A table in none of the lists is backed up too (losing data is worse than keeping a table too many).
 
@@ -38,8 +38,8 @@ BACKED_UP = (STORE, "accounts", "account_affiliations", "affiliations", "insured
              "notifications", "deliveries", "delivery_projection_positions", "dead_letters",
              "audit_event_seals", "audit_digests", "access_log")  # fmt: skip
 REBUILT = ("claims",)
-SESSION = ("consumer_positions", "relay_positions", "api_tokens", "rate_windows", "login_failures",
-           "schema_migrations")  # fmt: skip
+SESSION = ("consumer_positions", "relay_positions", "api_tokens", "portal_sessions", "rate_windows",
+           "login_failures", "schema_migrations")  # fmt: skip
 END = b"\\.\n"
 
 

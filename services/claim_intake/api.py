@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.clock import Clock
 from ipe_claims.settings import Settings
-from services.claim_intake import errors, limits
+from services.claim_intake import errors, limits, portal
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
 from services.claim_intake.edge import Edge
 from services.claim_intake.routes import audit as audit_routes
@@ -68,4 +68,5 @@ def create_app(
     app.include_router(notifications_route.router)
     app.include_router(decisions.router)
     app.include_router(audit_routes.router)
+    portal.install(app)
     return app

@@ -6,7 +6,7 @@ import structlog
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from ipe_claims.adapters.accounts import issue_token
+from ipe_claims.adapters.accounts import Login, issue_token
 from services.claim_intake import errors
 from services.claim_intake.deps import Config, Db
 from services.claim_intake.errors import ApiError
@@ -33,16 +33,24 @@ class TokenResponse(BaseModel):
 def token(body: TokenRequest, conn: Db, settings: Config) -> dict[str, Any]:
     """A bearer token. Repeated failures for a username make it wait, then lock it (429 + Retry-After)."""
     login = issue_token(conn, body.username, body.password, settings.token_ttl_seconds)
+    refusal = login_refusal(login)
+    if refusal is not None:
+        raise refusal
+    return {"access_token": login.token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds}
+
+
+def login_refusal(login: Login) -> ApiError | None:
+    """Why a login gave no token (throttled, locked, wrong credentials): the API's and the portal's words."""
     if login.retry_after:
         log.warning("auth.throttled", locked=login.locked, retry_after=login.retry_after)
         if login.locked:
-            raise ApiError(429, "account_locked", "Trop d'échecs de connexion : compte verrouillé temporairement.",
-                           "محاولات فاشلة كثيرة: الحساب مقفل مؤقتا.", "username",
-                           headers={"Retry-After": str(login.retry_after)})  # fmt: skip
-        raise ApiError(429, "login_throttled", "Trop d'échecs de connexion ; patientez avant de réessayer.",
-                       "محاولات فاشلة كثيرة؛ انتظروا قبل إعادة المحاولة.", "username",
-                       headers={"Retry-After": str(login.retry_after)})  # fmt: skip
+            return ApiError(429, "account_locked", "Trop d'échecs de connexion : compte verrouillé temporairement.",
+                            "محاولات فاشلة كثيرة: الحساب مقفل مؤقتا.", "username",
+                            headers={"Retry-After": str(login.retry_after)})  # fmt: skip
+        return ApiError(429, "login_throttled", "Trop d'échecs de connexion ; patientez avant de réessayer.",
+                        "محاولات فاشلة كثيرة؛ انتظروا قبل إعادة المحاولة.", "username",
+                        headers={"Retry-After": str(login.retry_after)})  # fmt: skip
     if login.token is None:
-        raise ApiError(401, "invalid_credentials", "Identifiant ou mot de passe incorrect.",
-                       "اسم المستخدم أو كلمة السر غير صحيحة.")  # fmt: skip
-    return {"access_token": login.token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds}
+        return ApiError(401, "invalid_credentials", "Identifiant ou mot de passe incorrect.",
+                        "اسم المستخدم أو كلمة السر غير صحيحة.")  # fmt: skip
+    return None

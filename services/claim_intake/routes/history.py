@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from ipe_claims.adapters.accounts import Principal
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
@@ -30,6 +31,7 @@ CSV_COLUMNS = {
     "Situation": "situation", "Date situation": "situation_date", "Motif Rejet": "rejection_reason",
 }  # fmt: skip
 CSV_MAX_ROWS = 10_000
+_PORTAL_ONLY = ("filed_at", "rejection_reason_ar")  # read by find_claims, not in the API's rows
 TEXT = r"^[^\x00]*$"  # Postgres text cannot hold NUL: such a value is refused as a wrong type
 
 
@@ -72,6 +74,35 @@ def _start_of(day: date | None) -> datetime | None:
     return datetime.combine(day, time(), CASABLANCA) if day else None
 
 
+def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, situation: str | None,
+                immatriculation: str | None, first: date | None, last: date | None,
+                after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Claims the caller may read (filed between ``first`` and ``last`` included, after the ``after`` cursor),
+    newest filing first, each with its ``filed_at`` and ``rejection_reason_ar``: the API's history and the
+    portal's."""
+    return conn.execute(
+        f"SELECT {CLAIM_COLUMNS}, rejection_reason_ar, filed_at FROM claims WHERE (%(scope)s::text[] IS NULL "
+        "OR affiliation_number = ANY(%(scope)s)) AND (%(aff)s::text IS NULL OR affiliation_number = %(aff)s) "
+        "AND (%(sit)s::text IS NULL OR situation = %(sit)s) "
+        "AND (%(imm)s::text IS NULL OR immatriculation = %(imm)s) "
+        "AND (%(lo)s::timestamptz IS NULL OR filed_at >= %(lo)s) "
+        "AND (%(hi)s::timestamptz IS NULL OR filed_at < %(hi)s) "
+        "AND (%(after_at)s::timestamptz IS NULL OR (filed_at, claim_id) < (%(after_at)s, %(after_id)s::uuid)) "
+        "ORDER BY filed_at DESC, claim_id DESC LIMIT %(limit)s",
+        {
+            "scope": None if caller.role == "auditor" else sorted(caller.affiliations),
+            "aff": affiliation_number,
+            "sit": situation,
+            "imm": immatriculation,
+            "lo": _start_of(first),
+            "hi": _start_of(last + timedelta(days=1)) if last else None,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        },
+    ).fetchall()
+
+
 @router.get(
     "",
     response_model=ClaimPage,
@@ -95,40 +126,22 @@ def list_claims(
     after = decode_cursor(cursor) if cursor else None
     first, last = _day(from_, "query.from"), _day(to, "query.to")
     page = CSV_MAX_ROWS if as_csv else limit
-    rows = conn.execute(
-        f"SELECT {CLAIM_COLUMNS}, filed_at FROM claims WHERE (%(scope)s::text[] IS NULL "
-        "OR affiliation_number = ANY(%(scope)s)) AND (%(aff)s::text IS NULL OR affiliation_number = %(aff)s) "
-        "AND (%(sit)s::text IS NULL OR situation = %(sit)s) "
-        "AND (%(imm)s::text IS NULL OR immatriculation = %(imm)s) "
-        "AND (%(lo)s::timestamptz IS NULL OR filed_at >= %(lo)s) "
-        "AND (%(hi)s::timestamptz IS NULL OR filed_at < %(hi)s) "
-        "AND (%(after_at)s::timestamptz IS NULL OR (filed_at, claim_id) < (%(after_at)s, %(after_id)s::uuid)) "
-        "ORDER BY filed_at DESC, claim_id DESC LIMIT %(limit)s",
-        {
-            "scope": None if caller.role == "auditor" else sorted(caller.affiliations),
-            "aff": affiliation_number,
-            "sit": situation,
-            "imm": immatriculation,
-            "lo": _start_of(first),
-            "hi": _start_of(last + timedelta(days=1)) if last else None,
-            "after_at": after[0] if after else None,
-            "after_id": after[1] if after else None,
-            "limit": page + 1,
-        },
-    ).fetchall()
+    rows = find_claims(
+        conn, caller, affiliation_number, situation, immatriculation, first, last, after, page + 1
+    )
     shown, more = rows[:page], len(rows) > page
     next_cursor = encode_cursor(shown[-1]["filed_at"], shown[-1]["claim_id"]) if more else None
     access_log.record(conn, caller, "claims.export" if as_csv else "claims.list", shown, request_id(request))
-    items = [_row({k: v for k, v in row.items() if k != "filed_at"}) for row in shown]
+    items = [_row({k: v for k, v in row.items() if k not in _PORTAL_ONLY}) for row in shown]
     if as_csv:
         headers = {"Content-Disposition": 'attachment; filename="demandes-ipe.csv"'}
         if next_cursor:
             headers["X-Next-Cursor"] = next_cursor
-        return Response(_csv(items), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(to_csv(items), media_type="text/csv; charset=utf-8", headers=headers)
     return DecimalJSONResponse({"items": items, "next_cursor": next_cursor})
 
 
-def _csv(items: list[dict[str, Any]]) -> str:
+def to_csv(items: list[dict[str, Any]]) -> str:
     """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
