@@ -50,7 +50,11 @@ class Rib:
 
 def rib_key(first_22_digits: str) -> str:
     """The two key digits (01-97) that make the 24-digit number divisible by 97."""
-    if len(first_22_digits) != RIB_LENGTH - 2 or not first_22_digits.isascii() or not first_22_digits.isdigit():
+    if (
+        len(first_22_digits) != RIB_LENGTH - 2
+        or not first_22_digits.isascii()
+        or not first_22_digits.isdigit()
+    ):
         raise ValueError("the key is computed from 22 digits")
     return f"{97 - int(first_22_digits) * 100 % 97:02d}"
 
