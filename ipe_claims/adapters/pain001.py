@@ -139,4 +139,5 @@ def credit_transfer_file(
         _sub(_sub(transaction, "RmtInf"), "Ustrd", f"IPE {transfer.month} indemnite pour perte d'emploi")
 
     ET.indent(document)
-    return ET.tostring(document, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(document, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
