@@ -6,7 +6,7 @@ the inputs, so the same run gives the same bytes: the creation time is passed in
 and the ids come from the claim and the month (EndToEndId) or from the file's content (MsgId), so a bank
 that sees a file twice can tell, and a run that differs gets a new message id.
 
-A Moroccan RIB is not an IBAN (Morocco is not in the IBAN registry), so accounts are given as
+A Moroccan RIB is not an IBAN (we found Morocco in no official IBAN registry), so accounts are given as
 ``Othr/Id`` = the 24 digits with the proprietary scheme name "RIB". Amounts are MAD with 2 decimals.
 """
 
