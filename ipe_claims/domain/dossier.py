@@ -251,6 +251,15 @@ def dossier_state(facts: DossierFacts, rules: DossierRules, records: Sequence[Do
     return Dossier(statuses, completed_on)
 
 
-def dossier_expired(dossier: Dossier, deadline: date, observed_on: date) -> bool:
-    """Whoever observes, after the deadline, a dossier still incomplete ends the claim (dossier_rejection.py)."""
-    return not dossier.complete and observed_on > deadline
+def dossier_on(
+    facts: DossierFacts, rules: DossierRules, records: Sequence[DocumentRecord], day: date
+) -> Dossier:
+    """The dossier as it stood at the end of ``day``: the records made on or before it."""
+    return dossier_state(facts, rules, [record for record in records if record.recorded_on <= day])
+
+
+def dossier_expired(at_deadline: Dossier, deadline: date, observed_on: date) -> bool:
+    """Whether the claim ends for an incomplete dossier (dossier_rejection.py): ``at_deadline`` is the
+    dossier on its deadline (``dossier_on``), so the answer does not depend on when someone looks, and a
+    piece refused after a complete deadline does not end the claim."""
+    return not at_deadline.complete and observed_on > deadline

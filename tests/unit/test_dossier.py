@@ -28,6 +28,7 @@ from ipe_claims.domain.dossier import (
     document_record,
     dossier_deadline,
     dossier_expired,
+    dossier_on,
     dossier_rules_for,
     dossier_state,
     required_documents,
@@ -184,6 +185,17 @@ def test_expiry_is_observed_only_after_the_deadline_and_only_for_an_incomplete_d
     assert not dossier_expired(
         dossier_state(MOROCCAN, RULES, verify_all(MOROCCAN)), deadline, date(2024, 1, 1)
     )
+
+
+def test_expiry_is_judged_on_the_dossier_as_it_stood_on_its_deadline() -> None:
+    deadline = date(2023, 5, 14)
+    in_time = verify_all(MOROCCAN, deadline)
+    late = verify_all(MOROCCAN, deadline + timedelta(days=1))
+    refused_after = document_record(RULES, ANAPEC, REFUSED, date(2023, 6, 1), reason="Faux")
+    assert not dossier_expired(dossier_on(MOROCCAN, RULES, in_time, deadline), deadline, date(2023, 7, 1))
+    assert dossier_expired(dossier_on(MOROCCAN, RULES, late, deadline), deadline, date(2023, 7, 1))
+    at_deadline = dossier_on(MOROCCAN, RULES, [*in_time, refused_after], deadline)
+    assert not dossier_expired(at_deadline, deadline, date(2023, 7, 1))
 
 
 def valable() -> Decision:
