@@ -3,6 +3,7 @@
 Codes are stable identifiers stored in events: never rename or remove one, only add.
 Whether a motif counts as an involuntary loss is a rule parameter (`RuleSet.involuntary_motifs`):
 `INVOLUNTARY_MOTIF_CODES` is the reading of ruleset ipe-2014.1, see docs/rules.md for each choice.
+Some motifs say too little for the rules to judge: an agent rules on them (`REVIEW_MOTIF_CODES`, review.py).
 """
 
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ class Motif:
     label_fr: str
     label_ar: str
     involuntary: bool
+    needs_review: bool = False  # an agent rules whether the loss was involuntary (review.py)
 
 
 INVOLUNTARY_MOTIF_CODES: frozenset[str] = frozenset(
@@ -33,7 +35,12 @@ INVOLUNTARY_MOTIF_CODES: frozenset[str] = frozenset(
     }
 )
 
-# In the order shown to users: involuntary losses first, then the excluded ones, "Autre" last.
+# Motifs the rules cannot judge alone: "Autre" says nothing, and a loss after a work accident may or may
+# not be the worker's choice (the article's first line names it among the losses the IPE covers).
+REVIEW_MOTIF_CODES: frozenset[str] = frozenset({"accident_travail", "autre"})
+
+# In the order shown to users: involuntary losses first, then the excluded ones, then those an agent
+# reviews, "Autre" last.
 _LABELS: tuple[tuple[str, str, str], ...] = (
     ("licenciement_economique", "Licenciement pour motif économique", "الفصل لأسباب اقتصادية"),
     ("licenciement", "Licenciement (autre motif)", "الفصل (لسبب آخر)"),
@@ -49,11 +56,15 @@ _LABELS: tuple[tuple[str, str, str], ...] = (
     ("depart_volontaire", "Départ volontaire", "المغادرة الطوعية"),
     ("abandon_poste", "Abandon de poste", "التخلي عن منصب الشغل"),
     ("faute_grave", "Licenciement pour faute grave", "الفصل بسبب خطأ جسيم"),
+    ("accident_travail", "Accident de travail", "حادثة شغل"),
     ("autre", "Autre", "سبب آخر"),
 )
 
 MOTIFS: Mapping[str, Motif] = MappingProxyType(
-    {code: Motif(code, fr, ar, code in INVOLUNTARY_MOTIF_CODES) for code, fr, ar in _LABELS}
+    {
+        code: Motif(code, fr, ar, code in INVOLUNTARY_MOTIF_CODES, code in REVIEW_MOTIF_CODES)
+        for code, fr, ar in _LABELS
+    }
 )
 
 

@@ -11,7 +11,8 @@ from ipe_claims.domain.motifs import MOTIFS, get_motif
 from ipe_claims.domain.rules import RULESETS
 from ipe_claims.domain.smig import SMIG_TABLE, smig_monthly, smig_rate
 
-EXCLUDED = {"demission", "depart_volontaire", "abandon_poste", "faute_grave", "autre"}
+EXCLUDED = {"demission", "depart_volontaire", "abandon_poste", "faute_grave", "accident_travail", "autre"}
+REVIEWED = {"accident_travail", "autre"}
 INVOLUNTARY = {
     "licenciement_economique",
     "licenciement",
@@ -26,7 +27,7 @@ def test_catalogue_holds_exactly_the_known_motifs_in_display_order():
     assert set(MOTIFS) == EXCLUDED | INVOLUNTARY
     codes = list(MOTIFS)
     assert codes[0] == "licenciement_economique"
-    assert codes[-1] == "autre"
+    assert codes[-2:] == ["accident_travail", "autre"]
     assert MOTIFS["autre"].label_fr == "Autre"  # as on the seed's confirmation screen
 
 
@@ -53,6 +54,11 @@ def test_involuntary_motifs(code):
 @pytest.mark.parametrize("code", sorted(EXCLUDED))
 def test_excluded_motifs(code):
     assert get_motif(code).involuntary is False
+
+
+def test_only_autre_and_accident_de_travail_need_an_agents_review():
+    assert {code for code, motif in MOTIFS.items() if motif.needs_review} == REVIEWED
+    assert get_motif("accident_travail").label_fr == "Accident de travail"
 
 
 def test_catalogue_flag_mirrors_the_current_ruleset_parameter():
