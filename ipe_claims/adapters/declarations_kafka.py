@@ -28,6 +28,7 @@ from fastavro import parse_schema, schemaless_reader
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from ipe_claims.adapters import parked
 from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import HEADER, LoadReport, merge_staged
 from ipe_claims.adapters.kafka import TrackedConsumer
@@ -308,11 +309,10 @@ class DeclarationsConsumer(TrackedConsumer):
     def _dead_letter_in_batch(
         self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str
     ) -> None:
-        conn.execute(
-            "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
-            "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (self.name, record.topic, record.partition, record.offset, reason, record.key, record.value),
-        )
+        """A line that breaks a rule is refused (the employer declares it again, corrected); a line this
+        consumer cannot read is parked for replay once the cause (e.g. an unknown schema) is fixed."""
+        disposition = parked.REFUSED if reason.startswith(InvalidLine.__name__) else parked.PARKED
+        parked.put(conn, self.name, [(record, reason)], disposition)
 
 
 class _Writer:
