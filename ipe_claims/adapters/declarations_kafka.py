@@ -31,7 +31,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from ipe_claims.adapters import parked
 from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import HEADER, LoadReport, merge_staged
-from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.adapters.kafka import PoisonMessage, TrackedConsumer
 from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -271,6 +271,19 @@ class DeclarationsConsumer(TrackedConsumer):
         if dead:
             log.warning("declarations.dead_letters", consumer=self.name, count=len(dead))
         return replaced
+
+    def replay(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
+        """Merge one parked line as a poll would (``ipe parked replay``), leaving the position where it is;
+        PoisonMessage when it still cannot be read or breaks a rule."""
+        lines = self.prepare({TopicPartition(record.topic, record.partition): [record]})
+        (line,) = lines.values()
+        if line.rows[0] is None:
+            raise PoisonMessage(line.reasons[0])
+        with conn.transaction():
+            conn.execute(_STAGE)
+            with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
+                copy.write_row(line.rows[0])
+            merge_staged(conn, _SOURCE, 1)
 
     def _start(
         self, conn: psycopg.Connection[Any], tp: TopicPartition, row: tuple[int, str | None] | None

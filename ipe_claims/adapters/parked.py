@@ -81,7 +81,9 @@ def put(conn: psycopg.Connection[Any], consumer: str, records: list[tuple[Consum
 def listed(conn: psycopg.Connection[Any], everything: bool = False) -> list[Parked]:
     """The parked records, oldest first; with ``everything``, the refused and replayed ones too."""
     where = "" if everything else "WHERE disposition = 'parked' "
-    rows = conn.cursor(row_factory=tuple_row).execute(f"SELECT {_COLUMNS} FROM dead_letters {where}ORDER BY id")
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        f"SELECT {_COLUMNS} FROM dead_letters {where}ORDER BY id"
+    )
     return [Parked(*row) for row in rows.fetchall()]
 
 
@@ -99,10 +101,14 @@ def replay(conn: psycopg.Connection[Any], parked_id: int, handlers: dict[str, Ha
     transaction), else it stays parked with the error noted. None on success, else why not."""
     try:
         with conn.transaction():
-            row = conn.cursor(row_factory=tuple_row).execute(
-                f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %s AND disposition = 'parked' FOR UPDATE",
-                (parked_id,),
-            ).fetchone()
+            row = (
+                conn.cursor(row_factory=tuple_row)
+                .execute(
+                    f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %s AND disposition = 'parked' FOR UPDATE",
+                    (parked_id,),
+                )
+                .fetchone()
+            )
             if row is None:
                 return "not parked (unknown id, refused or already replayed)"
             parked = Parked(*row)
