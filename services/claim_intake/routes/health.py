@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from typing import Any
 
 import psycopg
@@ -99,16 +100,16 @@ def consumer_lag(
 
 
 def stalled_partitions(positions: list[tuple[str, str, int, int]], end_offsets: Offsets, stall_seconds: float,
-                       now: float | None = None) -> list[str]:  # fmt: skip
-    """Why each watched partition whose records have waited beyond an unchanged position for longer than
-    ``stall_seconds`` is stalled (since this process first saw them waiting there)."""
+                       watched: Collection[str] = WATCHED_CONSUMERS, now: float | None = None) -> list[str]:  # fmt: skip
+    """Why each partition of a ``watched`` consumer whose records have waited beyond an unchanged position
+    for longer than ``stall_seconds`` is stalled (since this process first saw them waiting there)."""
     now = time.monotonic() if now is None else now
     reasons = []
     with _cache_lock:
         for consumer, topic, partition, offset in positions:
             key = (consumer, topic, partition)
             waiting = end_offsets.get((topic, partition), 0) - offset
-            if consumer not in WATCHED_CONSUMERS or waiting <= 0:
+            if consumer not in watched or waiting <= 0:
                 _waiting.pop(key, None)
                 continue
             seen_at, since = _waiting.get(key, (None, now))
