@@ -28,6 +28,6 @@ def test_a_partition_is_stalled_once_records_wait_past_an_unchanged_position_for
 
 
 def test_the_rules_judge_losses_from_the_first_day_of_the_scheme() -> None:
-    assert SCHEME_START == date(2014, 12, 1)
+    assert date(2014, 12, 1) == SCHEME_START
     assert judgeable_loss(date(2014, 12, 1)) and not judgeable_loss(date(2014, 11, 30))
     assert not judgeable_loss(date(1, 1, 1))
