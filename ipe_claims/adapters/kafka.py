@@ -429,4 +429,5 @@ class TrackedConsumer:
                     offset=record.offset, reason=reason[:200])  # fmt: skip
         self._failures.pop((record.topic, record.partition, record.offset), None)
         self.parked += 1
+        self.handled += 1  # passed, as a handled record is
         return HANDLED
