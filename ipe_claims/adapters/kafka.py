@@ -34,6 +34,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError, psycopg.InterfaceError, es.OperationalError, es.InterfaceError,
     es.IntegrityError, KafkaError, ConnectionError, TimeoutError,
 )  # fmt: skip
+RESTARTABLE: tuple[type[BaseException], ...] = (*TRANSIENT, PersistenceError)  # run() starts the member again
 RETRY_FIRST_SECONDS = 0.5  # the first pause before a record is tried again; it doubles up to the next
 RETRY_MAX_SECONDS = 30.0
 
@@ -175,7 +176,7 @@ class TrackedConsumer:
         while not stop.is_set():
             try:
                 self._run(stop)
-            except (*TRANSIENT, PersistenceError) as exc:
+            except RESTARTABLE as exc:
                 restarts = restarts + 1 if self.handled == handled_before else 1
                 handled_before = self.handled
                 log.warning("consumer.restart", consumer=self.name, error=type(exc).__name__,
