@@ -161,8 +161,8 @@ def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
             ).fetchall()
             if len(
                 conn.execute(
-                    "SELECT 1 FROM dead_letters WHERE partition = %s AND message_offset = %s",
-                    (metadata.partition, metadata.offset),
+                    "SELECT 1 FROM dead_letters WHERE topic = %s AND partition = %s AND message_offset = %s",
+                    (CLAIM_EVENTS_TOPIC, metadata.partition, metadata.offset),
                 ).fetchall()
             )
             == 2
