@@ -23,6 +23,7 @@ from ipe_claims.cli_audit import register as register_audit
 from ipe_claims.cli_claims import claims_app
 from ipe_claims.cli_contacts import contacts_app
 from ipe_claims.cli_ops import register as register_ops
+from ipe_claims.cli_parked import parked_app
 from ipe_claims.cli_report import affiliations_app, report_command
 from ipe_claims.cli_simulate import simulate_command
 from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 # Areas of the CLI that live in their own modules register here, one line each (see ipe_claims/cli_*.py).
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(claims_app, name="claims")
+app.add_typer(parked_app, name="parked")
 app.command("simulate")(simulate_command)
 app.command("report")(report_command)
 app.add_typer(affiliations_app, name="affiliations")

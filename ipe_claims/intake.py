@@ -20,6 +20,7 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
+from ipe_claims.domain.rules import SCHEME_START, judgeable_loss
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -95,6 +96,12 @@ def check(submission: Submission, affiliations: Collection[str] | None, today: d
     if loss > today:
         raise Refusal(422, "job_loss_date_in_future", "La date de perte d'emploi est dans le futur.",
                       "تاريخ فقدان الشغل في المستقبل.", "job_loss_date")  # fmt: skip
+    if not judgeable_loss(loss):
+        raise Refusal(422, "job_loss_date_before_scheme",
+                      f"La date de perte d'emploi est antérieure au {SCHEME_START:%d/%m/%Y}, début de l'IPE "
+                      "(loi n° 03-14).",
+                      f"تاريخ فقدان الشغل سابق لـ {SCHEME_START:%d/%m/%Y}، تاريخ بدء العمل بالتعويض عن فقدان "
+                      "الشغل (القانون رقم 03.14).", "job_loss_date")  # fmt: skip
     if not submission.attestation:
         raise Refusal(422, "attestation_required",
                       "Vous devez attester l'exactitude des informations liées à la perte d'emploi.",

@@ -43,6 +43,10 @@ class Settings:
     ingress_metrics_port: int = 0  # the Kafka ingress serves /metrics on this port; 0: not at all
     schemas_dir: Path = REPO_ROOT / "schemas"
     health_max_lag: int = 1000  # /healthz says "degraded" when a consumer or the relay is further behind
+    # /healthz says "degraded" when records have waited beyond a partition's stored position this long.
+    health_stall_seconds: float = 120.0
+    # A record whose handler fails this many times in a row (not for a transient fault) is parked.
+    poison_attempts: int = 3
     # Production transport security (docs/operations.md). Postgres TLS uses libpq's own PGSSLMODE,
     # PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, which every connection of the process (event store included) reads.
     kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL in production
@@ -73,6 +77,8 @@ class Settings:
             ingress_metrics_port=int(env.get("IPE_INGRESS_METRICS_PORT", "0")),
             schemas_dir=Path(env.get("IPE_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
             health_max_lag=int(env.get("IPE_HEALTH_MAX_LAG", "1000")),
+            health_stall_seconds=float(env.get("IPE_HEALTH_STALL_SECONDS", "120")),
+            poison_attempts=int(env.get("IPE_POISON_ATTEMPTS", "3")),
             kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
             kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM", ""),
             kafka_sasl_username=env.get("KAFKA_SASL_USERNAME", ""),

@@ -173,8 +173,12 @@ def contribution_histories(
         "FROM unnest(%s::text[], %s::date[], %s::date[]) WITH ORDINALITY AS w(immatriculation, first, last, n) "
         "JOIN declarations d ON d.immatriculation = w.immatriculation AND d.period BETWEEN w.first AND w.last "
         "ORDER BY w.n, d.period, d.affiliation_number",
-        ([who for who, _ in wanted], [w[0] for w in windows], [w[-1] for w in windows]),
-    ).fetchall()
+        (
+            [who for who, _ in wanted],
+            [w[0] if w else None for w in windows],
+            [w[-1] if w else None for w in windows],
+        ),
+    ).fetchall()  # an empty window (a loss in year 1's January) has no bounds and matches nothing
     histories: list[list[MonthlyDeclaration]] = [[] for _ in wanted]
     for n, aff, period, days, salary in rows:
         histories[n - 1].append(MonthlyDeclaration(aff, period, days, salary))

@@ -28,9 +28,10 @@ from fastavro import parse_schema, schemaless_reader
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from ipe_claims.adapters import parked
 from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import HEADER, LoadReport, merge_staged
-from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.adapters.kafka import TRANSIENT, PoisonMessage, TrackedConsumer
 from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -271,6 +272,57 @@ class DeclarationsConsumer(TrackedConsumer):
             log.warning("declarations.dead_letters", consumer=self.name, count=len(dead))
         return replaced
 
+    def apply_each(self, conn: psycopg.Connection[Any], prepared: Prepared) -> list[TopicPartition]:
+        """``apply`` line by line, after a poll failed for a reason of its own (not a transient fault): a
+        line that fails ``poison_attempts`` times alone is parked, and its partition goes on."""
+        replaced: list[TopicPartition] = []
+        for tp, lines in prepared.items():
+            for i, record in enumerate(lines.records):
+                if tp in replaced:
+                    break
+                one = {
+                    tp: Lines([record], [lines.rows[i]], {0: lines.reasons[i]} if i in lines.reasons else {})
+                }
+                for attempt in range(1, self.settings.poison_attempts + 1):
+                    try:
+                        replaced += self.apply(conn, one)
+                        break
+                    except TRANSIENT:
+                        raise
+                    except Exception as exc:
+                        if conn.broken:
+                            raise
+                        if attempt == self.settings.poison_attempts:
+                            reason = f"{type(exc).__name__}: {exc} (failed {attempt} times)"
+                            self._park_line(conn, tp, record, reason)
+        return replaced
+
+    def _park_line(self, conn: psycopg.Connection[Any], tp: TopicPartition, record: ConsumerRecord,
+                   reason: str) -> None:  # fmt: skip
+        """Park the line and move the position past it in one transaction (unless it was passed already)."""
+        with conn.transaction():
+            start = self._start(conn, tp, self._lock_positions(conn, [tp]).get((tp.topic, tp.partition)))
+            if start is None or record.offset < start:
+                return
+            parked.put(conn, self.name, [(record, reason)])
+            self._advance_past(conn, [record])
+        self.handled += 1
+        log.warning("consumer.parked", consumer=self.name, topic=record.topic, partition=record.partition,
+                    offset=record.offset, reason=reason[:200])  # fmt: skip
+
+    def replay(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
+        """Merge one parked line as a poll would (``ipe parked replay``), leaving the position where it is;
+        PoisonMessage when it still cannot be read or breaks a rule."""
+        lines = self.prepare({TopicPartition(record.topic, record.partition): [record]})
+        (line,) = lines.values()
+        if line.rows[0] is None:
+            raise PoisonMessage(line.reasons[0])
+        with conn.transaction():
+            conn.execute(_STAGE)
+            with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
+                copy.write_row(line.rows[0])
+            merge_staged(conn, _SOURCE, 1)
+
     def _start(
         self, conn: psycopg.Connection[Any], tp: TopicPartition, row: tuple[int, str | None] | None
     ) -> int | None:
@@ -308,11 +360,10 @@ class DeclarationsConsumer(TrackedConsumer):
     def _dead_letter_in_batch(
         self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str
     ) -> None:
-        conn.execute(
-            "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
-            "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (self.name, record.topic, record.partition, record.offset, reason, record.key, record.value),
-        )
+        """A line that breaks a rule is refused (the employer declares it again, corrected); a line this
+        consumer cannot read is parked for replay once the cause (e.g. an unknown schema) is fixed."""
+        disposition = parked.REFUSED if reason.startswith(InvalidLine.__name__) else parked.PARKED
+        parked.put(conn, self.name, [(record, reason)], disposition)
 
 
 class _Writer:
@@ -332,7 +383,7 @@ class _Writer:
             with psycopg.connect(self.member.settings.database_url, autocommit=True) as conn:
                 while (prepared := self.queue.get()) is not None:
                     try:
-                        self._replaced += self.member.apply(conn, prepared)
+                        self._replaced += self._apply(conn, prepared)
                     finally:
                         self.queue.task_done()
         except BaseException as exc:  # handed to the polling thread, which restarts the consumer
@@ -341,6 +392,19 @@ class _Writer:
                 while True:  # unblock submit() and drain()
                     self.queue.get_nowait()
                     self.queue.task_done()
+
+    def _apply(self, conn: psycopg.Connection[Any], prepared: Prepared) -> list[TopicPartition]:
+        """The poll in one transaction; line by line when it fails for a reason of its own. A transient
+        fault goes up: the consumer starts again from the stored positions after a pause."""
+        try:
+            return self.member.apply(conn, prepared)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if conn.broken:
+                raise
+            log.warning("declarations.batch_fallback", consumer=self.member.name, error=type(exc).__name__)
+            return self.member.apply_each(conn, prepared)
 
     def _check(self) -> None:
         if self.error is not None:

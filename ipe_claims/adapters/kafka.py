@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import structlog
+from eventsourcing import persistence as es
 from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from ipe_claims.adapters import parked
 from ipe_claims.settings import TOPIC_PARTITIONS, Settings
 
 log = structlog.get_logger()
@@ -26,6 +27,21 @@ BatchHandler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
 # What became of one record (TrackedConsumer._handle); an int instead means "seek there".
 HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
 UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
+# Faults of what a handler talks to, not of the record: retried with backoff for as long as they last.
+# (A serialization failure or deadlock is a psycopg OperationalError; the event store's IntegrityError is a
+# lost race for a claim's next version, which the retry finds settled.)
+TRANSIENT: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError, psycopg.InterfaceError, es.OperationalError, es.InterfaceError,
+    es.IntegrityError, KafkaError, ConnectionError, TimeoutError,
+)  # fmt: skip
+RESTARTABLE: tuple[type[BaseException], ...] = (*TRANSIENT, PersistenceError)  # run() starts the member again
+RETRY_FIRST_SECONDS = 0.5  # the first pause before a record is tried again; it doubles up to the next
+RETRY_MAX_SECONDS = 30.0
+
+
+def backoff(failures: int) -> float:
+    """The pause after the ``failures``-th consecutive failure: 0.5 s, 1 s, 2 s, … up to 30 s."""
+    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, failures - 1))
 
 
 class _PerRecord(Exception):
@@ -96,10 +112,17 @@ def header(record: ConsumerRecord, name: str) -> str | None:
 class TrackedConsumer:
     """A consumer-group member whose positions live in ``consumer_positions``.
 
-    For each record it opens a transaction, calls the handler, stores ``offset + 1`` and commits. A
-    record the handler rejects as bad input (one of ``poison``) is dead-lettered with the reason and
-    passed; any other failure (database down, a bug) leaves the position alone and retries after a
-    pause, so nothing is skipped: a stuck partition shows as lag, never as a lost claim.
+    For each record it opens a transaction, calls the handler, stores ``offset + 1`` and commits. What
+    goes wrong is one of two kinds (docs/operations.md, "Parked records"):
+
+    - a fault of what the handler talks to (``TRANSIENT``: the database or the broker away, a
+      serialization conflict, a lost race): the position stays, and the record is tried again after a
+      pause that doubles up to 30 s, as long as the fault lasts. Nothing is skipped.
+    - a record the consumer can never handle: one of ``poison`` (undecodable) at once, or any other error
+      raised ``settings.poison_attempts`` times in a row by the same record (a domain error that recurs
+      deterministically, a bug). It is parked (``adapters.parked``) with its reason and coordinates in the
+      transaction that moves the position past it, and the partition goes on; an auditor replays it once
+      the cause is fixed.
 
     With a ``batch_handler``, a whole poll goes through it in **one** transaction that also stores every
     partition's position: commits and event-store saves are shared by up to ``max_poll_records`` records.
@@ -128,6 +151,8 @@ class TrackedConsumer:
         self._topic_ids: Callable[[str], str | None] = lambda _topic: None
         self._refresh_metadata: Callable[[], object] = lambda: None
         self._gaps: set[tuple[str, int, int]] = set()
+        self._failures: dict[tuple[str, int, int], int] = {}  # consecutive failures of the record at hand
+        self.parked = 0
 
     def _positions(self, conn: psycopg.Connection[Any]) -> dict[TopicPartition, int | None]:
         """Stored positions; None for a partition whose position refers to a log the broker lost."""
@@ -145,12 +170,18 @@ class TrackedConsumer:
         return stored_id is None or current is None or stored_id == current
 
     def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop``; a lost connection (database or broker) restarts the member after a
+        pause that doubles while the fault lasts."""
+        restarts, handled_before = 0, self.handled
         while not stop.is_set():
             try:
                 self._run(stop)
-            except (psycopg.OperationalError, psycopg.InterfaceError, PersistenceError, KafkaError) as exc:
-                log.warning("consumer.restart", consumer=self.name, error=type(exc).__name__)
-                stop.wait(1.0)
+            except RESTARTABLE as exc:
+                restarts = restarts + 1 if self.handled == handled_before else 1
+                handled_before = self.handled
+                log.warning("consumer.restart", consumer=self.name, error=type(exc).__name__,
+                            pause=backoff(restarts))  # fmt: skip
+                stop.wait(backoff(restarts))
 
     def _run(self, stop: threading.Event) -> None:
         # autocommit: every effect goes through an explicit transaction() block, committed at its end.
@@ -220,8 +251,8 @@ class TrackedConsumer:
                     if outcome is HANDLED:
                         continue
                     if outcome is RETRY:
-                        consumer.seek(tp, record.offset)  # database trouble: try this record again
-                        time.sleep(0.5)
+                        consumer.seek(tp, record.offset)  # try this record again, after a pause
+                        stop.wait(backoff(self._failures.get((tp.topic, tp.partition, record.offset), 1)))
                     elif outcome is START_OVER:
                         consumer.seek_to_beginning(tp)
                     else:
@@ -240,23 +271,28 @@ class TrackedConsumer:
                 self.handler(conn, record)
                 self._advance(conn, record)
         except self.poison as exc:
-            self._dead_letter(conn, record, f"{type(exc).__name__}: {exc}")
-        except psycopg.OperationalError:
-            raise
+            return self._park(conn, record, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
-            if conn.closed:
-                raise
-            log.exception(
-                "consumer.retry_record",
-                consumer=self.name,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                error=type(exc).__name__,
-            )
-            return RETRY
+            if conn.closed or conn.broken:
+                raise  # the connection is gone: ``run`` starts the member again, after a pause
+            return self._failed(conn, record, exc)
+        self._failures.pop((record.topic, record.partition, record.offset), None)
         self.handled += 1
         return HANDLED
+
+    def _failed(self, conn: psycopg.Connection[Any], record: ConsumerRecord, exc: Exception) -> object:
+        """RETRY after a transient fault or the first failures of a record; the record parked (HANDLED)
+        once it has failed ``settings.poison_attempts`` times in a row for a reason of its own."""
+        key = (record.topic, record.partition, record.offset)
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        transient = isinstance(exc, TRANSIENT)
+        coordinates = {"consumer": self.name, "topic": record.topic, "partition": record.partition,
+                       "offset": record.offset, "error": type(exc).__name__, "failures": failures}  # fmt: skip
+        if transient or failures < self.settings.poison_attempts:
+            log.warning("consumer.retry_record", transient=transient, pause=backoff(failures), **coordinates)
+            return RETRY
+        log.error("consumer.poison", **coordinates)  # the message, which may quote data, goes to the store
+        return self._park(conn, record, f"{type(exc).__name__}: {exc} (failed {failures} times)")
 
     def _handle_batch(
         self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
@@ -379,19 +415,20 @@ class TrackedConsumer:
              [r.offset + 1 for r in last.values()], [self._topic_ids(r.topic) for r in last.values()]),
         )  # fmt: skip
 
-    def _dead_letter(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> None:
-        log.warning(
-            "consumer.dead_letter",
-            consumer=self.name,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason[:200],
-        )
+    def _park(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> object:
+        """Park the record and move the position past it, in one transaction that first checks the record
+        is still the next one (another member may have taken the partition meanwhile)."""
         with conn.transaction():
-            conn.execute(
-                "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
-                "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (self.name, record.topic, record.partition, record.offset, reason, record.key, record.value),
-            )
+            verdict = self._check_position(conn, record)
+            if verdict is SKIP:
+                return HANDLED
+            if verdict is not HANDLED:
+                return verdict
+            parked.put(conn, self.name, [(record, reason)])
             self._advance(conn, record)
+        log.warning("consumer.parked", consumer=self.name, topic=record.topic, partition=record.partition,
+                    offset=record.offset, reason=reason[:200])  # fmt: skip
+        self._failures.pop((record.topic, record.partition, record.offset), None)
+        self.parked += 1
+        self.handled += 1  # passed, as a handled record is
+        return HANDLED

@@ -51,9 +51,11 @@ def salary_by_month(
 def months_before(month: date, n: int) -> list[date]:
     """The n complete calendar months before the month of `month`, oldest first (first days of month).
 
-    The month of `month` itself is excluded: it is not complete at that date.
+    The month of `month` itself is excluded: it is not complete at that date. Months before the calendar's
+    first (January of year 1) do not exist and are left out: a claim filed before intake refused losses
+    before the scheme (one in year 1) is then judged, and rejected, instead of raising on every try.
     """
     if n < 0:
         raise ValueError(f"n must not be negative: {n}")
     current = month.year * 12 + month.month - 1
-    return [date(index // 12, index % 12 + 1, 1) for index in range(current - n, current)]
+    return [date(index // 12, index % 12 + 1, 1) for index in range(max(current - n, 12), current)]

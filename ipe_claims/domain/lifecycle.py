@@ -44,9 +44,10 @@ def awaited_declaration(
     claiming affiliation has not declared it and it was not yet overdue on the filing date. A claim
     filed after the deadline is decided at once: the month then counts as not declared.
     """
-    month = months_before(job_loss_date, 1)[0]
-    if month in declared_months:
+    before = months_before(job_loss_date, 1)
+    if not before or before[0] in declared_months:  # no month before year 1's January: nothing to await
         return None
+    month = before[0]
     due = declaration_due(month, ruleset.declaration_deadline_day)
     return AwaitedDeclaration(affiliation_number, month, due) if filed_on <= due else None
 

@@ -137,6 +137,13 @@ def _dmy(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def judgeable_loss(job_loss_date: date) -> bool:
+    """Whether the rules can judge a loss on this date: not before the scheme began (SCHEME_START, loi
+    n° 03-14 [S3][S4]). Intake refuses the others before a claim exists; before the floor, a loss in year 1
+    became a claim whose 36-month window is not a calendar, and its decision raised on every try."""
+    return job_loss_date >= SCHEME_START
+
+
 def loss_after_scheme_start(facts: ClaimFacts) -> RuleOutcome:
     """The IPE covers job losses from 1 December 2014 on [S3][S4]."""
     loss, start = _dmy(facts.job_loss_date), _dmy(SCHEME_START)

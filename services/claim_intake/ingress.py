@@ -8,9 +8,11 @@ or re-published message finds its claim instead of making a second one.
 
 Anything refused goes to ``ipe.dead-letters``: the original bytes, keyed ``topic/partition/offset``,
 with the headers dlq-code, dlq-reason, dlq-source-topic, dlq-source-partition, dlq-source-offset (and
-dlq-source-key), and to the ``dead_letters`` table. The publish waits for the broker, then the position
-is stored with the table row in one transaction: a crash between the two publishes the dead letter
-again on redelivery, with the same key (at least once; readers dedupe on the key).
+dlq-source-key), and to the ``dead_letters`` table as ``refused`` (final: the portal corrects and sends
+again). The publish waits for the broker, then the position is stored with the table row in one
+transaction: a crash between the two publishes the dead letter again on redelivery, with the same key
+(at least once; readers dedupe on the key). What the ingress cannot handle for a reason of its own is
+parked instead, for replay (``TrackedConsumer``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from ipe_claims import intake
+from ipe_claims.adapters import parked
 from ipe_claims.adapters.accounts import Principal, enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
@@ -245,13 +248,8 @@ class Ingress:
         except KafkaError:
             self._close_producer()  # e.g. UnknownProducerIdError after a broker restart: start afresh
             raise  # the records are retried: nothing is passed before its dead letter is on the broker
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, "
-                "message_value) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(CONSUMER_NAME, record.topic, record.partition, record.offset, f"{why.code}: {why.reason}",
-                  record.key, record.value) for record, why in refused],
-            )  # fmt: skip
+        parked.put(conn, CONSUMER_NAME, [(record, f"{why.code}: {why.reason}") for record, why in refused],
+                   parked.REFUSED)  # fmt: skip
         for record, why in refused:
             metrics.DEAD_LETTERS.labels(why.code).inc()
             metrics.SUBMISSIONS.labels("kafka", why.code).inc()

@@ -16,6 +16,7 @@ import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from ipe_claims.adapters import parked
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.declarations_kafka import SCHEMA, DeclarationsConsumer, publish, to_record
 from ipe_claims.adapters.kafka import make_producer
@@ -167,3 +168,37 @@ def test_a_poll_with_a_misframed_line_is_decoded_line_by_line(settings: Settings
     ]
     good = consumer.prepare({tp: batch[tp][:1] + batch[tp][2:3]})[tp]  # the fast path gives the same rows
     assert good.rows == [prepared.rows[0], prepared.rows[2]] and not good.reasons
+
+
+def test_a_line_the_database_refuses_is_parked_and_the_rest_of_the_poll_loaded(
+    settings: Settings, codec: AvroCodec, conn
+) -> None:
+    """A line that passes the consumer's checks but breaks a constraint of the database (here one the test
+    adds) fails its poll: the poll is applied line by line, the line is parked after three tries alone,
+    its neighbours on the same partition are loaded, and a replay once the constraint is gone loads it."""
+    group, marker = f"decl-{uuid.uuid4().hex[:8]}", f"POISON{random_digits(6)}"
+    before, poison, after = (lines([date(2025, 7, 1)])[0] for _ in range(3))
+    poison = (*poison[:3], marker, *poison[4:])
+    constraint = f"test_no_{marker.lower()}"
+    conn.execute(f"ALTER TABLE insured ADD CONSTRAINT {constraint} CHECK (nom <> '{marker}') NOT VALID")
+    try:
+        producer = make_producer(settings)
+        key = f"same-partition-{marker}".encode()
+        for row in (before, poison, after):
+            producer.send(DECLARATIONS_TOPIC, key=key, value=codec.encode(SCHEMA, to_record(row)))
+        producer.close()
+        with running(settings, codec, group) as consumer:
+            wait_for(lambda: history(conn, after[1]), timeout=60, what="the line after the poison one")
+            assert history(conn, before[1]) and not history(conn, poison[1])
+            (parked_id, reason, disposition) = conn.execute(
+                "SELECT id, reason, disposition FROM dead_letters WHERE consumer = %s", (group,)
+            ).fetchone()
+        assert reason.startswith("CheckViolation") and "failed 3 times" in reason and disposition == "parked"
+    finally:
+        conn.execute(f"ALTER TABLE insured DROP CONSTRAINT IF EXISTS {constraint}")
+    assert parked.replay(conn, parked_id, {group: consumer.replay}) is None  # the cause is gone
+    assert history(conn, poison[1]) == [(poison[0], date(2025, 7, 1), 26, Decimal("4000.00"))]
+    assert (
+        conn.execute("SELECT disposition FROM dead_letters WHERE id = %s", (parked_id,)).fetchone()[0]
+        == "replayed"
+    )

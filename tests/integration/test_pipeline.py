@@ -165,8 +165,8 @@ def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
             ).fetchall()
             if len(
                 conn.execute(
-                    "SELECT 1 FROM dead_letters WHERE partition = %s AND message_offset = %s",
-                    (metadata.partition, metadata.offset),
+                    "SELECT 1 FROM dead_letters WHERE topic = %s AND partition = %s AND message_offset = %s",
+                    (CLAIM_EVENTS_TOPIC, metadata.partition, metadata.offset),
                 ).fetchall()
             )
             == 2
@@ -176,3 +176,9 @@ def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
     )
     assert {consumer for consumer, _ in reasons} == {"ipe-eligibility-projector", "ipe-notifier"}
     assert all("marker" in reason for _, reason in reasons)
+    coordinates = (CLAIM_EVENTS_TOPIC, metadata.partition, metadata.offset)
+    assert conn.execute(
+        "UPDATE dead_letters SET disposition = 'refused' WHERE topic = %s AND partition = %s "
+        "AND message_offset = %s AND disposition = 'parked'",  # garbage, never to replay: the health is ok again
+        coordinates,
+    ).rowcount == 2  # fmt: skip

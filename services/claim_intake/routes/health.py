@@ -9,6 +9,11 @@ offsets come from a short-lived metadata client, cached a few seconds so a probe
 nothing. (The local Tansu broker under-reports end offsets by up to one batch: its lag reads low.)
 Relay lag = claim events in the store that the relay has not published yet.
 
+A parked record (one a consumer can never handle, kept for replay: docs/operations.md) makes the system
+degraded, by consumer and partition, until an auditor replays it. So does a stalled partition: records
+beyond a service consumer's stored position, and that position unchanged, for ``health_stall_seconds``
+(this process watches the positions between probes; a consumer that is down or retrying a fault shows).
+
 The events table is vacuumed by the operator, not by autovacuum (docs/operations.md): once its oldest
 unfrozen transaction is half-way to the age where Postgres forces a vacuum that appends would wait for
 (``autovacuum_freeze_max_age``), the report says so.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from typing import Any
 
 import psycopg
@@ -27,18 +33,22 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from psycopg.rows import tuple_row
 
+from ipe_claims.adapters.parked import parked_by_partition
 from ipe_claims.application import CLAIM_TOPICS
 from ipe_claims.settings import Settings
 
 router = APIRouter()
-# The service consumers whose lag makes the system degraded (test or retired groups only show).
-WATCHED_CONSUMERS = ("ipe-eligibility-projector", "ipe-notifier", "ipe-ingress")
+# The service consumers whose lag, parked records or stalls make the system degraded (test or retired
+# groups only show).
+WATCHED_CONSUMERS = ("ipe-eligibility-projector", "ipe-notifier", "ipe-ingress", "ipe-declarations")
 CACHE_SECONDS = 5.0
 Offsets = dict[tuple[str, int], int]
 _cache: dict[
     str, tuple[float, Offsets | None, str | None]
 ] = {}  # bootstrap servers -> (when, offsets, error)
 _cache_lock = threading.Lock()
+# (consumer, topic, partition) -> (its stored position, when this process first saw records waiting there)
+_waiting: dict[tuple[str, str, int], tuple[int, float]] = {}
 
 
 def broker_end_offsets(settings: Settings, topics: set[str]) -> dict[tuple[str, int], int]:
@@ -89,10 +99,33 @@ def consumer_lag(
     return lag
 
 
+def stalled_partitions(positions: list[tuple[str, str, int, int]], end_offsets: Offsets, stall_seconds: float,
+                       watched: Collection[str] = WATCHED_CONSUMERS, now: float | None = None) -> list[str]:  # fmt: skip
+    """Why each partition of a ``watched`` consumer whose records have waited beyond an unchanged position
+    for longer than ``stall_seconds`` is stalled (since this process first saw them waiting there)."""
+    now = time.monotonic() if now is None else now
+    reasons = []
+    with _cache_lock:
+        for consumer, topic, partition, offset in positions:
+            key = (consumer, topic, partition)
+            waiting = end_offsets.get((topic, partition), 0) - offset
+            if consumer not in watched or waiting <= 0:
+                _waiting.pop(key, None)
+                continue
+            seen_at, since = _waiting.get(key, (None, now))
+            if seen_at != offset:
+                since = now
+            _waiting[key] = (offset, since)
+            if now - since > stall_seconds:
+                reasons.append(f"{consumer} stalled on {topic}[{partition}] at offset {offset} for "
+                               f"{now - since:.0f} s ({waiting} records waiting)")  # fmt: skip
+    return reasons
+
+
 def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: int,
-                  max_xid_age: int | None = None) -> dict[str, Any]:  # fmt: skip
+                  max_xid_age: int | None = None, stall_seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
     """``max_xid_age``: the events table's transaction age that calls for its vacuum (default: half of the
-    server's ``autovacuum_freeze_max_age``)."""
+    server's ``autovacuum_freeze_max_age``); ``stall_seconds``: ``settings.health_stall_seconds``."""
     cursor = conn.cursor(row_factory=tuple_row)
     positions = cursor.execute(
         "SELECT consumer, topic, partition, next_offset FROM consumer_positions"
@@ -116,6 +149,12 @@ def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: in
         for topic, behind in topics.items()
         if behind > max_lag
     ]
+    held = parked_by_partition(conn)
+    reasons += [f"{consumer} parked {count} record(s) on {topic}[{partition}]"
+                for consumer, topic, partition, count in held if consumer in WATCHED_CONSUMERS]  # fmt: skip
+    if offsets is not None:
+        stall = settings.health_stall_seconds if stall_seconds is None else stall_seconds
+        reasons += stalled_partitions(positions, offsets, stall)
     if relay_behind > max_lag:
         reasons.append(f"relay lags {relay_behind} events")
     if xid_age > (forced_at // 2 if max_xid_age is None else max_xid_age):
@@ -128,6 +167,10 @@ def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: in
         "relay_lag": max(0, relay_behind),
         "events_xid_age": xid_age,
         "consumer_lag": lag,
+        "parked": [
+            {"consumer": consumer, "topic": topic, "partition": partition, "records": count}
+            for consumer, topic, partition, count in held
+        ],
     }
 
 

@@ -1,0 +1,41 @@
+"""Each service consumer's handler by consumer name, for ``ipe parked replay``: a parked record is replayed
+by the very code that failed on it (the fixed version of it, once deployed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.declarations_kafka import CONSUMER_NAME as DECLARATIONS
+from ipe_claims.adapters.declarations_kafka import DeclarationsConsumer
+from ipe_claims.adapters.parked import Handler
+from ipe_claims.application import ClaimsApplication
+from ipe_claims.settings import Settings
+from services.claim_intake.ingress import CONSUMER_NAME as INGRESS
+from services.claim_intake.ingress import Ingress
+from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
+from services.eligibility_projector.projector import EligibilityProjector
+from services.notifier.config import NotifierConfig
+from services.notifier.messages import MessageRenderer
+from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
+from services.notifier.notifier import Notifier
+
+
+@contextmanager
+def consumer_handlers(
+    settings: Settings, app: ClaimsApplication, codec: AvroCodec
+) -> Iterator[dict[str, Handler]]:
+    """The handlers, each as its consumer calls it (the ingress's dead-letter producer closed at the end)."""
+    ingress = Ingress(settings, app, codec)
+    try:
+        yield {
+            PROJECTOR: EligibilityProjector(app, codec).handle,
+            NOTIFIER: Notifier(
+                app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain
+            ).handle,
+            INGRESS: ingress.handle,
+            DECLARATIONS: DeclarationsConsumer(settings, codec).replay,
+        }
+    finally:
+        ingress._close_producer()
