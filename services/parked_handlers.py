@@ -30,7 +30,7 @@ def consumer_handlers(
     ingress = Ingress(settings, app, codec)
     try:
         yield {
-            PROJECTOR: EligibilityProjector(app, codec).handle,
+            PROJECTOR: EligibilityProjector(app, codec, settings.clock()).handle,
             NOTIFIER: Notifier(
                 app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain
             ).handle,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -24,7 +24,7 @@ from ipe_claims.settings import CLAIM_EVENTS_TOPIC, TOPIC_PARTITIONS, Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
-from tests.conftest import Insured, declare, wait_for
+from tests.conftest import CLOCK, TODAY, Insured, declare, wait_for
 from tests.integration.audit_helpers import run_cli
 from tests.integration.conftest import Pipeline
 from tests.integration.test_pipeline import decided_row
@@ -74,16 +74,16 @@ def test_a_poison_record_is_parked_and_the_next_claim_of_its_partition_is_decide
     AggregateNotFoundError on every try). The fix is data: the claim restored into the store; the replay
     then runs the projector's handler on the stored bytes, finds the claim settled, and clears the record."""
     missing_insured, good_insured = declare(conn, months=40), declare(conn, months=40)
-    submitted = facts(missing_insured, date.today() - timedelta(days=5))
-    missing = Claim.submit(uuid.uuid4(), filed_at=datetime.now(UTC), **submitted)  # not saved
+    submitted = facts(missing_insured, TODAY - timedelta(days=5))
+    missing = Claim.submit(uuid.uuid4(), filed_at=CLOCK.now(), **submitted)  # not saved
     partition = partition_of(missing.id)
     message = to_message(codec, missing.collect_events()[0])
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     producer.send(CLAIM_EVENTS_TOPIC, key=message.key, value=message.value, headers=message.headers,
                   partition=partition).get(timeout=10)  # fmt: skip
     producer.close()
-    good = claims_app.submit(claim_id_on(partition), filed_at=datetime.now(UTC),
-                             **facts(good_insured, date.today() - timedelta(days=5)))  # fmt: skip
+    good = claims_app.submit(claim_id_on(partition), filed_at=CLOCK.now(),
+                             **facts(good_insured, TODAY - timedelta(days=5)))  # fmt: skip
 
     assert (
         wait_for(lambda: decided_row(conn, good.id), timeout=60, what="the later claim decided")[0]
@@ -144,7 +144,7 @@ def test_a_claim_with_a_job_loss_in_year_1_is_rejected_not_retried_forever(
     to the store directly). Its 36-month window is not in the calendar; the rules judge it on the months
     that exist and reject it: it is not poison."""
     insured = declare(conn, months=40)
-    legacy = claims_app.submit(uuid.uuid4(), filed_at=datetime.now(UTC), **facts(insured, date(1, 1, 1)))
+    legacy = claims_app.submit(uuid.uuid4(), filed_at=CLOCK.now(), **facts(insured, date(1, 1, 1)))
     row = wait_for(lambda: decided_row(conn, legacy.id), timeout=60, what="the year-1 claim decided")
     assert row[:2] == ("Rejeté", "loss_before_scheme")
     assert parked_rows(conn, PROJECTOR, legacy.id) == []
