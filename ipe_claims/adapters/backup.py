@@ -46,7 +46,7 @@ FORMAT = "ipe-backup/1"
 STORE = "ipe_events"
 BACKED_UP = (STORE, "accounts", "account_affiliations", "affiliations", "insured", "declarations", "contacts",
              "notifications", "deliveries", "delivery_projection_positions", "dead_letters",
-             "audit_event_seals", "audit_digests", "access_log")  # fmt: skip
+             "audit_event_seals", "audit_digests", "access_log", "analytics_policy")  # fmt: skip
 REBUILT = ("claims",)
 SESSION = ("consumer_positions", "relay_positions", "api_tokens", "rate_windows", "login_failures",
            "schema_migrations")  # fmt: skip
