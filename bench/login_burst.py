@@ -32,7 +32,9 @@ async def burst(url: str, count: int, account: str) -> collections.Counter[int]:
 
         async def one(n: int) -> int:
             name = account if n % 2 else f"nobody-{uuid.uuid4().hex[:12]}"
-            response = await client.post("/api/v1/auth/token", json={"username": name, "password": "wrong-password"})
+            response = await client.post(
+                "/api/v1/auth/token", json={"username": name, "password": "wrong-password"}
+            )
             return response.status_code
 
         return collections.Counter(await asyncio.gather(*(one(n) for n in range(count))))
@@ -51,9 +53,13 @@ def main() -> None:
     elapsed = time.monotonic() - started
     time.sleep(2)
     after = memory_kib(args.pid)
-    print(f"{args.count} concurrent failed logins in {elapsed:.1f} s: answers {dict(sorted(statuses.items()))}")
-    print(f"API RSS before {before['VmRSS'] / 1024:.0f} MiB, peak (VmHWM) {after['VmHWM'] / 1024:.0f} MiB, "
-          f"after {after['VmRSS'] / 1024:.0f} MiB (peak before the burst: {before['VmHWM'] / 1024:.0f} MiB)")
+    print(
+        f"{args.count} concurrent failed logins in {elapsed:.1f} s: answers {dict(sorted(statuses.items()))}"
+    )
+    print(
+        f"API RSS before {before['VmRSS'] / 1024:.0f} MiB, peak (VmHWM) {after['VmHWM'] / 1024:.0f} MiB, "
+        f"after {after['VmRSS'] / 1024:.0f} MiB (peak before the burst: {before['VmHWM'] / 1024:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":
