@@ -26,6 +26,7 @@ from ipe_claims.cli_ops import register as register_ops
 from ipe_claims.cli_parked import parked_app
 from ipe_claims.cli_report import affiliations_app, report_command
 from ipe_claims.cli_simulate import simulate_command
+from ipe_claims.infra.private import make_private, masked
 from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
 from ipe_claims.settings import Settings
 
@@ -93,7 +94,7 @@ def _print_welcome(state: dict[str, object]) -> None:
     url = state["http_url"]
     console.print(f"[bold green]ipe-claims is up[/bold green]  (state in {state['home']})")
     console.print(f"  HTTP API      {url}   (OpenAPI: {url}/docs)")
-    console.print(f"  Postgres      {state['database_url']}")
+    console.print(f"  Postgres      {masked(str(state['database_url']))}   (password: ipe status --json)")
     console.print(f"  Kafka         {state['kafka_bootstrap_servers']}")
     console.print(
         f"  Demo employer {DEMO_EMPLOYER[0]} / {DEMO_EMPLOYER[1]}   auditor {DEMO_AUDITOR[0]} / {DEMO_AUDITOR[1]}"
@@ -122,7 +123,7 @@ def up(
     if state and pid_alive(state.get("supervisor_pid")) and state.get("phase") != "stopped":
         console.print(f"[yellow]Already running in {home} (pid {state['supervisor_pid']}).[/yellow]")
         raise typer.Exit(1)
-    home.mkdir(parents=True, exist_ok=True)
+    make_private(home)  # before anything is written there (docs/operations.md, Files and secrets)
     (home / "logs").mkdir(exist_ok=True)
     (home / "state.json").unlink(missing_ok=True)
     if detach:
@@ -181,14 +182,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
                 for n, s in (state or {}).get("services", {}).items()
             },
         }
-    if as_json:
+    if as_json:  # for tools: the full database_url, as the owner-only state file holds it
         print(json.dumps(state, indent=2))
         return
     console.print(
         f"phase: {state['phase']}   http: {state.get('http_url')}   kafka: {state.get('kafka_bootstrap_servers')}"
     )
     console.print(
-        f"database: {state.get('database_url')}   postgres data: {(state.get('postgres') or {}).get('data_dir')}"
+        f"database: {masked(state.get('database_url'))}   postgres data: {(state.get('postgres') or {}).get('data_dir')}"
     )
     table = Table("service", "state", "pid", "restarts")
     for name, service in state.get("services", {}).items():

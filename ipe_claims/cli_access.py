@@ -12,6 +12,8 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
+from ipe_claims.adapters import access_log
+
 console = Console(soft_wrap=True)
 
 
@@ -20,7 +22,7 @@ def access_rows(conn: psycopg.Connection[Any], account: str | None, claim: uuid.
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "SELECT at, username, role, action, claim_id, affiliation_number, immatriculation, request_id "
+            "SELECT at, username, role, host, action, claim_id, affiliation_number, immatriculation, request_id "
             "FROM access_log WHERE (%(account)s::text IS NULL OR username = %(account)s) "
             "AND (%(claim)s::uuid IS NULL OR claim_id = %(claim)s) ORDER BY at DESC, id DESC LIMIT %(limit)s",
             {"account": account, "claim": claim, "limit": limit},
@@ -48,13 +50,20 @@ def audit_access(
         raise typer.Exit(2) from None
     with psycopg.connect(_database_url(), autocommit=True) as conn:
         rows = access_rows(conn, account, claim_id, limit)
+        # The log names insured people (immatriculations): reading it is a read like any other.
+        shown = {(r["claim_id"], r["affiliation_number"], r["immatriculation"]) for r in rows}
+        access_log.record(conn, access_log.operator(), "access_log.read", [
+            {"claim_id": c, "affiliation_number": a, "immatriculation": i} for c, a, i in sorted(shown, key=str)])  # fmt: skip
     if as_json:
         for row in rows:
             print(json.dumps(row, default=str, ensure_ascii=False))
         return
-    table = Table("at", "account", "role", "action", "claim", "affiliation", "immatriculation", "request id")
+    table = Table(
+        "at", "account", "role", "host", "action", "claim", "affiliation", "immatriculation", "request id"
+    )
     for row in rows:
         table.add_row(*("" if row[k] is None else str(row[k]) for k in (
-            "at", "username", "role", "action", "claim_id", "affiliation_number", "immatriculation", "request_id")))  # fmt: skip
+            "at", "username", "role", "host", "action", "claim_id", "affiliation_number", "immatriculation",
+            "request_id")))  # fmt: skip
     console.print(table)
     console.print(f"{len(rows)} read(s).")

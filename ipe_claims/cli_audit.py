@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ipe_claims.adapters import access_log
 from ipe_claims.infra.supervisor import read_state
 from ipe_claims.settings import Settings
 
@@ -86,6 +87,10 @@ def replay(
             except rebuild.ReplayError as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from None
+        # A difference shows a claim's live and rebuilt columns (names, amounts): on record first.
+        access_log.record(
+            conn, access_log.operator(), "claims.replay_verify", [d.key for d in result.differences]
+        )
     tables = ", ".join(rebuild.read_models())
     console.print(f"Replayed {result.applied} events (+{result.caught_up} appended meanwhile) into {tables}.")
     if result.swapped:
@@ -115,6 +120,11 @@ def audit_claim(
     config = settings()
     with store(config) as app, psycopg.connect(config.database_url, autocommit=True) as conn:
         history = claim_history(app, conn, wanted)
+        if history is not None:  # names, CIN and amounts follow: on record before they are shown
+            first = history["events"][0]["payload"] if history["events"] else {}
+            access_log.record(conn, access_log.operator(), "claim.audit", [{
+                "claim_id": wanted, "affiliation_number": history["affiliation_number"],
+                "immatriculation": first.get("immatriculation")}])  # fmt: skip
     if history is None:
         console.print(f"[red]No claim {wanted} in the event store.[/red]")
         raise typer.Exit(1)

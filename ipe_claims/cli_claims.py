@@ -7,9 +7,11 @@ from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 
+from ipe_claims.adapters import access_log
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 
 claims_app = typer.Typer(help="Claims: record what happens after the decision.", no_args_is_help=True)
@@ -39,7 +41,11 @@ def return_to_work(
         if claim_id not in store.repository:
             console.print(f"[red]No claim {claim_id}.[/red]")
             raise typer.Exit(1)
-        claim = store.record_return_to_work(claim_id, returned, declared, "cli")
+        who = access_log.operator()
+        claim = store.record_return_to_work(claim_id, returned, declared, f"cli:{who.username}@{who.host}")
+        with psycopg.connect(_database_url(), autocommit=True) as conn:  # its figures follow: on record
+            access_log.record(conn, who, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
+                              claim.affiliation_number, "immatriculation": claim.immatriculation}])  # fmt: skip
     except InvalidReturnToWork as exc:
         console.print(f"[red]Refused: {exc}.[/red]")
         raise typer.Exit(1) from None

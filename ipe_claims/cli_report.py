@@ -23,25 +23,35 @@ SECTIONS = [("Motifs de perte d'emploi", "motifs"), ("Montants par mois", "amoun
             ("Affiliations les plus concernées", "top_affiliations")]  # fmt: skip
 
 
+def cell(row: dict[str, Any], column: str, threshold: int) -> str:
+    """A value as people read it: ``<5`` where a small cell is suppressed (docs/analytics.md)."""
+    if column in row.get("suppressed", ()):
+        return f"<{threshold}"
+    value = row[column]
+    return "" if value is None else str(value)
+
+
 def render_html(tables: dict[str, Any], period: str) -> str:
     per_month: dict[str, dict[str, int]] = {}
-    for row in tables["claims_per_month"]:
-        per_month.setdefault(str(row["month"])[:7], {})[row["situation"]] = row["claims"]
+    for row in tables["claims_per_month"]:  # a suppressed count draws no bar
+        per_month.setdefault(str(row["month"])[:7], {})[row["situation"]] = row["claims"] or 0
     months: list[dict[str, Any]] = [{"month": m, "counts": counts} for m, counts in sorted(per_month.items())]
     tallest = max([sum(m["counts"].values()) for m in months] + [1])
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "analytics" / "templates"),
                       autoescape=select_autoescape(["html", "j2"]))  # fmt: skip
     return env.get_template("report.html.j2").render(
-        t=tables, period=period, months=months, scale=180 / tallest, colors=COLORS, sections=SECTIONS
-    )
+        t=tables, period=period, months=months, scale=180 / tallest, colors=COLORS, sections=SECTIONS,
+        cell=lambda row, column: cell(row, column, tables["small_cell_threshold"]),
+    )  # fmt: skip
 
 
-def _print(title: str, rows: list[dict[str, Any]]) -> None:
+def _print(title: str, rows: list[dict[str, Any]], threshold: int) -> None:
     if not rows:
         return
-    table = Table(*rows[0].keys(), title=title)
+    columns = [name for name in rows[0] if name != "suppressed"]
+    table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(cell(row, name, threshold) for name in columns))
     console.print(table)
 
 
@@ -60,12 +70,14 @@ def report_command(
         raise typer.Exit(2) from None
     with psycopg.connect(_database_url()) as conn:
         tables = overview(conn, period)
-    totals = tables["totals"]
-    console.print(f"{period.label()}: {totals['claims']} claims, {totals['valid']} valid, {totals['rejected']} "
-                  f"rejected, {totals['pending']} pending; {totals['total_amount']} DH granted.")  # fmt: skip
+    totals, k = tables["totals"], tables["small_cell_threshold"]
+    console.print(f"{period.label()}: {cell(totals, 'claims', k)} claims, {cell(totals, 'valid', k)} valid, "
+                  f"{cell(totals, 'rejected', k)} rejected, {cell(totals, 'pending', k)} pending; "
+                  f"{cell(totals, 'total_amount', k)} DH granted. Groups of fewer than {k} claims show <{k}.",
+                  markup=False)  # fmt: skip
     for title, name in [("Claims per month", "claims_per_month"), ("Rejection reasons", "rejection_reasons"),
                         *SECTIONS]:  # fmt: skip
-        _print(title, tables[name])
+        _print(title, tables[name], k)
     if html:
         html.write_text(render_html(tables, period.label()), encoding="utf-8")
         console.print(f"HTML report: {html}")

@@ -27,7 +27,7 @@ TOPIC_PARTITIONS = {
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)  # it may carry the password: never in a repr or a log line
     kafka_bootstrap_servers: str
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -60,6 +60,10 @@ class Settings:
     require_tls: bool = False  # IPE_REQUIRE_TLS=1: refuse to start without TLS to Kafka and Postgres
     # The days every clock of the process is moved by (ipe_claims/clock.py): tests and rehearsals only.
     clock_shift_days: int = 0
+    # Logins (docs/security.md): attempts per client address and minute that fail or are being checked (then
+    # 429), and Argon2 checks at once per api process (64 MiB each; beyond, 503 + Retry-After without hashing).
+    login_attempts_per_address_per_minute: int = 20
+    max_password_checks: int = 4
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> Settings:
@@ -89,6 +93,10 @@ class Settings:
             postgres_sslmode=env.get("PGSSLMODE", ""),
             require_tls=env.get("IPE_REQUIRE_TLS", "") == "1",
             clock_shift_days=int(env.get("IPE_CLOCK_SHIFT_DAYS", "0")),
+            login_attempts_per_address_per_minute=int(
+                env.get("IPE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "20")
+            ),
+            max_password_checks=int(env.get("IPE_MAX_PASSWORD_CHECKS", "4")),
         ).checked()
 
     def checked(self) -> Settings:

@@ -1,12 +1,19 @@
 """Accounts and bearer tokens in Postgres. Passwords are hashed with Argon2id; tokens are random and
-stored only as their SHA-256, so a leaked table grants nothing. Failed logins are counted per username
-in ``login_failures``: after a few, each further try must wait longer, and then the name is locked."""
+stored only as their SHA-256, so a leaked table grants nothing.
+
+Failed logins are counted per account *and client address* in ``login_failures``: after a few, each
+further try from that address must wait longer, and then the account is locked for that address only, so
+a stranger cannot lock someone out. Only many failures from many addresses (``ACCOUNT_LOCK_AFTER``) lock
+the account for everyone. Names that are not accounts are counted alike, so the answers do not tell which
+accounts exist, but in a bounded structure in memory (``UnknownNames``), never in the table."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +26,8 @@ from psycopg.rows import tuple_row
 # `portal`: an upstream portal that publishes to ipe.claim-submissions for any affiliation (docs/security.md).
 ROLES = ("employer", "auditor", "analyst", "admin", "portal")
 FREE_FAILURES = 3  # failed logins answered at once; from then on, 1 s, 2 s, 4 s … (at most 60 s) apart
-LOCK_AFTER = 10  # consecutive failures that lock the username
+LOCK_AFTER = 10  # consecutive failures from one address that lock the account for that address
+ACCOUNT_LOCK_AFTER = 100  # failures within LOCK_FOR, from all addresses, that lock it for everyone
 LOCK_FOR = timedelta(minutes=15)
 _MAX_DELAY_SECONDS = 60
 _hasher = PasswordHasher()
@@ -57,7 +65,9 @@ class AccountRow:
     locked_until: datetime | None
 
 
-def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+def _one(
+    conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] | dict[str, Any]
+) -> tuple[Any, ...] | None:
     """One row as a tuple, whatever row factory the caller's connection has."""
     return conn.cursor(row_factory=tuple_row).execute(sql, params).fetchone()
 
@@ -108,7 +118,7 @@ def list_accounts(conn: psycopg.Connection[Any]) -> list[AccountRow]:
         .execute(
             "SELECT a.username, a.role, a.disabled, coalesce(array_agg(aa.affiliation_number ORDER BY "
             "aa.affiliation_number) FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}'), "
-            "(SELECT f.locked_until FROM login_failures f WHERE f.username = a.username AND f.locked_until > now()) "
+            "(SELECT max(f.locked_until) FROM login_failures f WHERE f.username = a.username AND f.locked_until > now()) "
             "FROM accounts a LEFT JOIN account_affiliations aa USING (username) "
             "GROUP BY a.username, a.role, a.disabled ORDER BY a.username"
         )
@@ -154,17 +164,60 @@ def _wait_seconds(failures: int, last_failure_at: datetime, locked_until: dateti
     return max(0, math.ceil(remaining)), False
 
 
-def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl_seconds: int) -> Login:
+class UnknownNames:
+    """Failure counts of names that are not accounts, per (name, address), as ``login_failures`` keeps them
+    for accounts; at most ``size`` entries (the oldest are forgotten first): invented names cost no row."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[int, datetime, datetime | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, username: str, address: str) -> tuple[int, datetime, datetime | None] | None:
+        with self._lock:
+            return self._entries.get((username, address))
+
+    def failed(self, username: str, address: str, failures: int, now: datetime) -> None:
+        with self._lock:
+            self._entries.pop((username, address), None)
+            self._entries[(username, address)] = (
+                failures,
+                now,
+                now + LOCK_FOR if failures >= LOCK_AFTER else None,
+            )
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+UNKNOWN = UnknownNames()  # one per process
+
+
+def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl_seconds: int,
+                address: str = "", unknown: UnknownNames = UNKNOWN) -> Login:  # fmt: skip
     """A new bearer token for valid credentials of an enabled account, unless the name must wait."""
     with conn.transaction():
         # One attempt per username at a time, so parallel guesses cannot slip past the wait.
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOGIN_LOCK, username))
-        now = _one(conn, "SELECT now()", ())[0]  # type: ignore[index]
-        failed = _one(
+        now, account, hashed = _one(
             conn,
-            "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = %s",
-            (username,),
-        )
+            "SELECT now(), a.username IS NOT NULL, (SELECT password_hash FROM accounts WHERE username = %(u)s "
+            "AND NOT disabled) FROM (SELECT 1) one LEFT JOIN accounts a ON a.username = %(u)s",
+            {"u": username},
+        )  # type: ignore[misc]
+        if account:
+            failed = _one(conn, "SELECT failures, last_failure_at, locked_until FROM login_failures "
+                          "WHERE username = %s AND address = %s", (username, address))  # fmt: skip
+            everywhere = _one(conn, "SELECT max(last_failure_at) FROM login_failures WHERE username = %s "
+                              "AND last_failure_at > %s - %s HAVING sum(failures) >= %s",
+                              (username, now, LOCK_FOR, ACCOUNT_LOCK_AFTER))  # fmt: skip
+            if everywhere is not None:  # a guessing campaign from many addresses: locked for everyone
+                return Login(None, retry_after=math.ceil((everywhere[0] + LOCK_FOR - now).total_seconds()),
+                             locked=True)  # fmt: skip
+        else:
+            failed = unknown.get(username, address)
         failures = 0
         if failed is not None:
             failures, last_failure_at, locked_until = failed
@@ -173,26 +226,26 @@ def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl
                 return Login(None, retry_after=wait, locked=locked)
             if locked_until is not None:  # a lock that has run out starts the count afresh
                 failures = 0
-        row = _one(
-            conn, "SELECT password_hash FROM accounts WHERE username = %s AND NOT disabled", (username,)
-        )
         try:
-            _hasher.verify(row[0] if row else _DUMMY_HASH, password)
-            ok = row is not None
+            _hasher.verify(hashed or _DUMMY_HASH, password)
+            ok = hashed is not None
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
             failures += 1
+            if not account:
+                unknown.failed(username, address, failures, now)
+                return Login(None)
             conn.execute(
-                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) "
-                "VALUES (%(u)s, %(f)s, now(), CASE WHEN %(f)s >= %(lock)s THEN now() + %(for)s END) "
-                "ON CONFLICT (username) DO UPDATE SET failures = EXCLUDED.failures, "
+                "INSERT INTO login_failures (username, address, failures, last_failure_at, locked_until) "
+                "VALUES (%(u)s, %(a)s, %(f)s, now(), CASE WHEN %(f)s >= %(lock)s THEN now() + %(for)s END) "
+                "ON CONFLICT (username, address) DO UPDATE SET failures = EXCLUDED.failures, "
                 "last_failure_at = EXCLUDED.last_failure_at, locked_until = EXCLUDED.locked_until",
-                {"u": username, "f": failures, "lock": LOCK_AFTER, "for": LOCK_FOR},
+                {"u": username, "a": address, "f": failures, "lock": LOCK_AFTER, "for": LOCK_FOR},
             )
             return Login(None)
         token = secrets.token_urlsafe(32)
-        conn.execute("DELETE FROM login_failures WHERE username = %s", (username,))
+        conn.execute("DELETE FROM login_failures WHERE username = %s AND address = %s", (username, address))
         conn.execute("DELETE FROM api_tokens WHERE username = %s AND expires_at < now()", (username,))
         conn.execute(
             "INSERT INTO api_tokens (token_hash, username, expires_at) VALUES (%s, %s, now() + %s)",

@@ -14,29 +14,39 @@ What is in a backup, and why (docs/operations.md):
 
 A table in none of the lists is backed up too (losing data is worse than keeping a table too many).
 
-The file is gzip: a JSON header line, then per table a JSON line and its rows in COPY text format,
+The file (0600) is gzip, optionally encrypted with the operator's key (``backup_crypto``): a JSON header line, then per table a JSON line and its rows in COPY text format,
 ended by ``\\.``. The backup reads one REPEATABLE READ snapshot, so the tables agree with each other.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BufferedIOBase
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
+
+from ipe_claims.adapters.backup_crypto import (
+    CHUNK,
+    DecryptError,
+    DecryptingReader,
+    EncryptingWriter,
+    is_encrypted,
+    private_file,
+)
 
 FORMAT = "ipe-backup/1"
 STORE = "ipe_events"
 BACKED_UP = (STORE, "accounts", "account_affiliations", "affiliations", "insured", "declarations", "contacts",
              "notifications", "deliveries", "delivery_projection_positions", "dead_letters",
-             "audit_event_seals", "audit_digests", "access_log")  # fmt: skip
+             "audit_event_seals", "audit_digests", "access_log", "analytics_policy")  # fmt: skip
 REBUILT = ("claims",)
 SESSION = ("consumer_positions", "relay_positions", "api_tokens", "portal_sessions", "rate_windows",
            "login_failures", "schema_migrations")  # fmt: skip
@@ -120,18 +130,35 @@ def backup(database_url: str, out: BufferedIOBase) -> Report:
     return Report(counts, unclassified)
 
 
-def backup_file(database_url: str, path: Path) -> Report:
+def backup_file(database_url: str, path: Path, key: bytes | None = None) -> Report:
+    """The backup in ``path``, readable by its owner alone (0600), encrypted when a ``key`` is given."""
     partial = path.with_name(path.name + ".partial")
-    with gzip.open(partial, "wb") as out:
-        report = backup(database_url, out)
+    with private_file(partial) as raw:
+        sink = EncryptingWriter(raw, key) if key else raw
+        with gzip.GzipFile(fileobj=sink, mode="wb") as out:
+            report = backup(database_url, out)
+        sink.close()  # an encrypted file's last chunk is sealed here
     partial.replace(path)  # a backup file is whole or absent
     return report
 
 
-def restore_file(database_url: str, path: Path, replace: bool = False) -> Report:
+def restore_file(database_url: str, path: Path, replace: bool = False, key: bytes | None = None) -> Report:
     """Load a backup into a migrated database, in one transaction; refuses a non-empty store unless
-    ``replace``. Read models and session tables are emptied, so everything downstream starts over."""
-    with gzip.open(path, "rb") as data, psycopg.connect(database_url) as conn:
+    ``replace``. Read models and session tables are emptied, so everything downstream starts over.
+    An encrypted backup needs its ``key``; one that does not decrypt whole restores nothing."""
+    encrypted = is_encrypted(path)
+    if encrypted and key is None:
+        raise BackupError(f"{path} is encrypted: give its key (--key-file or IPE_BACKUP_KEY_FILE)")
+    with path.open("rb") as raw:
+        source = io.BufferedReader(DecryptingReader(raw, key), CHUNK) if encrypted and key else raw
+        try:
+            return _restore(database_url, path, source, replace)
+        except DecryptError as exc:
+            raise BackupError(f"{path}: {exc} (nothing was restored)") from None
+
+
+def _restore(database_url: str, path: Path, source: IO[bytes], replace: bool) -> Report:
+    with gzip.GzipFile(fileobj=source, mode="rb") as data, psycopg.connect(database_url) as conn:
         header = json.loads(data.readline() or b"{}")
         if header.get("format") != FORMAT:
             raise BackupError(f"{path} is not an {FORMAT} file")

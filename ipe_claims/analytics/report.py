@@ -1,7 +1,8 @@
 """The overview report: the fund's key tables, read from the `analytics` schema only (no personal data).
 
 Every table is computed over ``analytics.claim_facts`` for the claims filed in the period, so the
-report and the views (docs/analytics.md) agree by construction.
+report and the views (docs/analytics.md) agree by construction; groups smaller than the threshold of
+``analytics_policy`` are suppressed, as in the views (``small_cells``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+
+from ipe_claims.analytics.small_cells import suppress
+
+DEFAULT_THRESHOLD = 5  # analytics_policy's default (migration 073)
 
 
 class PeriodError(ValueError):
@@ -90,5 +95,6 @@ def overview(conn: psycopg.Connection[Any], period: Period) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cursor:
         for name, query in QUERIES.items():
             tables[name] = [_plain(row) for row in cursor.execute(query, params).fetchall()]
+        threshold = cursor.execute("SELECT small_cell_threshold FROM analytics_policy").fetchone()
     tables["totals"] = tables["totals"][0]
-    return tables
+    return suppress(tables, threshold["small_cell_threshold"] if threshold else DEFAULT_THRESHOLD)

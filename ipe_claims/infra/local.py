@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_USER = "ipepg"  # the unprivileged system user that runs Postgres when we are root
@@ -99,18 +100,39 @@ def pg_data_dir(home: Path) -> Path:
 
 @dataclass
 class LocalPostgres:
-    """A Postgres cluster in a folder of ours, listening on 127.0.0.1 only."""
+    """A Postgres cluster in a folder of ours, listening on 127.0.0.1 only.
+
+    Every connection, local socket included, authenticates with scram-sha-256 as ``postgres`` and a
+    password generated for the cluster (``secrets``) when it is created. The password is kept in the
+    cluster's folder (``ipe-password``, 0600), so it lives and dies with the cluster; ``url`` carries it.
+    A cluster made before this (``trust``) is given a password on its next start.
+    """
 
     home: Path
     port: int
+    _password: str | None = field(default=None, repr=False)
+
+    PASSWORD_FILE = "ipe-password"
 
     @property
     def data_dir(self) -> Path:
         return pg_data_dir(self.home)
 
     @property
+    def password(self) -> str:
+        if self._password is None:
+            self._password = (self.data_dir / self.PASSWORD_FILE).read_text().strip()
+        return self._password
+
+    @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{DB_NAME}"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def _keep_password(self, data: Path, password: str) -> None:
+        fd = os.open(data / self.PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        self._password = password
 
     def _prepare(self) -> Path:
         bin_dir = _pg_bin_dir()
@@ -120,23 +142,24 @@ class LocalPostgres:
             if _is_root():
                 shutil.chown(data, PG_USER, PG_USER)
             os.chmod(data, 0o700)
-            subprocess.run(
-                _as_pg_user(
-                    [
-                        str(bin_dir / "initdb"),
-                        "-D",
-                        str(data),
-                        "-U",
-                        "postgres",
-                        "--auth=trust",
-                        "-E",
-                        "UTF8",
-                        "--locale=C",
-                    ]
-                ),
-                check=True,
-                capture_output=True,
-            )
+            password = secrets.token_urlsafe(24)  # URL-safe: it goes in DATABASE_URL as it is
+            # initdb reads it from a file (never a command line, which `ps` shows); the folder must stay
+            # empty for initdb, so the file sits beside it, readable by the Postgres user alone.
+            fd, pwfile = tempfile.mkstemp(prefix="ipe-pwfile-")
+            try:
+                with os.fdopen(fd, "w") as out:
+                    out.write(password + "\n")
+                if _is_root():
+                    shutil.chown(pwfile, PG_USER, PG_USER)
+                subprocess.run(
+                    _as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
+                                 "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C"]),
+                    check=True,
+                    capture_output=True,
+                )  # fmt: skip
+            finally:
+                os.unlink(pwfile)
+            self._keep_password(data, password)
         return bin_dir
 
     def start(self) -> None:
@@ -162,12 +185,34 @@ class LocalPostgres:
             check=True,
             capture_output=True,
         )
+        if not (data / self.PASSWORD_FILE).exists():
+            self._end_trust(bin_dir, data)
         self._create_database()
+
+    def _end_trust(self, bin_dir: Path, data: Path) -> None:
+        """A cluster created with ``--auth=trust``: give ``postgres`` a password, then require it."""
+        import psycopg
+        from psycopg import sql
+
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+        hba = data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        hba.write_text("".join(
+            (line.replace("trust", "scram-sha-256") if not line.lstrip().startswith("#") else line) + "\n"
+            for line in lines
+        ))  # fmt: skip
+        self._keep_password(data, password)
+        subprocess.run(_as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "reload"]),
+                       check=True, capture_output=True)  # fmt: skip
 
     def _create_database(self) -> None:
         import psycopg
 
-        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        admin = f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
         with psycopg.connect(admin, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
             if not exists:

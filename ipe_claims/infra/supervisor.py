@@ -1,7 +1,8 @@
 """``ipe up``: local infrastructure (unless the environment points at real servers), migrations, topics,
 demo data, then the service processes (SERVICES), restarted with backoff when they die.
 
-All state lives under ``$IPE_HOME``: ``state.json`` (what runs where), ``ports.json``, ``logs/``.
+All state lives under ``$IPE_HOME``: ``state.json`` (what runs where), ``ports.json``, ``logs/``, private to
+its owner (``infra/private.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
+from ipe_claims.infra.private import make_private, write_private
 
 SERVICES = {
     "api": "services.claim_intake",
@@ -70,7 +72,7 @@ def _ports(home: Path) -> dict[str, int]:
         ports = {}
     ports.setdefault("postgres", int(os.environ.get("IPE_PG_PORT") or free_port()))
     ports.setdefault("kafka", int(os.environ.get("IPE_KAFKA_PORT") or free_port()))
-    path.write_text(json.dumps(ports))
+    write_private(path, json.dumps(ports))
     return ports
 
 
@@ -206,7 +208,7 @@ class Supervisor:
             },
         }
         tmp = state_path(self.home).with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        write_private(tmp, json.dumps(state, indent=2))  # it holds DATABASE_URL, password included
         tmp.replace(state_path(self.home))
 
     def stop(self) -> None:
@@ -231,6 +233,7 @@ class Supervisor:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda *_: stop.set())
+        make_private(self.home)  # logs, state (with the database password), backups: the owner's alone
         self.write_state("starting")
         try:
             self.prepare()

@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.clock import Clock
 from ipe_claims.settings import Settings
-from services.claim_intake import errors, limits, portal
+from services.claim_intake import errors, limits, login_guard, portal
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
 from services.claim_intake.edge import Edge
 from services.claim_intake.routes import audit as audit_routes
@@ -53,6 +53,8 @@ def create_app(
     app.state.clock = clock or settings.clock()
     app.state.limiter = limits.Limiter(settings.rate_limit_per_minute)
     app.state.tokens = Tokens()
+    app.state.login_addresses = login_guard.AddressLimiter(settings.login_attempts_per_address_per_minute)
+    app.state.password_checks = login_guard.PasswordChecks(settings.max_password_checks)
     app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,
                                     kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
     errors.install(app)

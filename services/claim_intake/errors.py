@@ -42,7 +42,8 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _STATUS_TEXT = {400: "Malformed request", 401: "No or bad token", 403: "Role not allowed",
                 404: "Not found or not yours", 405: "Method not allowed", 409: "Conflict",
-                413: "Body too large", 422: "Breaks a rule", 429: "Too many requests"}  # fmt: skip
+                413: "Body too large", 422: "Breaks a rule", 429: "Too many requests",
+                503: "Overloaded: retry after Retry-After seconds"}  # fmt: skip
 # What any route may answer: the transport limits (413, 429) and the framework's own refusals.
 COMMON = documented(400, 413, 422, 429)
 AUTHENTICATED = documented(400, 401, 403, 413, 422, 429)

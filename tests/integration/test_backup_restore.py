@@ -4,7 +4,13 @@ source database with claims, and an empty target."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import os
+import secrets
+import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,6 +25,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.backup import BACKED_UP, REBUILT, SESSION, BackupError, backup_file, restore_file
+from ipe_claims.adapters.backup_crypto import read_key
 from ipe_claims.adapters.claim_messages import to_message
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application import ClaimsApplication
@@ -164,3 +171,77 @@ def test_every_table_is_classified(source: tuple[Settings, ClaimsApplication]) -
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
             "AND table_type = 'BASE TABLE'")}  # fmt: skip
     assert tables - set(BACKED_UP) - set(REBUILT) - set(SESSION) == set()
+
+
+def _key_file(path: Path) -> Path:
+    path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def test_an_encrypted_backup_is_private_and_restores_only_with_its_key(
+    source: tuple[Settings, ClaimsApplication], target: tuple[Settings, ClaimsApplication], tmp_path: Path
+) -> None:
+    with psycopg.connect(source[0].database_url, autocommit=True) as conn:
+        insured = declare(conn, months=3)
+    key, other = _key_file(tmp_path / "backup.key"), _key_file(tmp_path / "other.key")
+    path = tmp_path / "sealed.backup"
+    env = os.environ | {"DATABASE_URL": source[0].database_url, "IPE_BACKUP_KEY_FILE": str(key)}
+    written = subprocess.run([sys.executable, "-m", "ipe_claims.cli", "backup", str(path)], env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert written.returncode == 0 and "encrypted" in written.stdout, written.stdout + written.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    content = path.read_bytes()
+    assert insured.immatriculation.encode() not in content and not content.startswith(b"\x1f\x8b")
+    with pytest.raises(gzip.BadGzipFile):  # not a gzip a reader could open without the key
+        gzip.decompress(content)
+
+    with pytest.raises(BackupError, match="encrypted"):
+        restore_file(target[0].database_url, path)
+    with pytest.raises(BackupError, match="does not decrypt"):
+        restore_file(target[0].database_url, path, key=read_key(other))
+    altered = tmp_path / "altered.backup"
+    altered.write_bytes(content[:-40] + bytes(b ^ 1 for b in content[-40:]))
+    with pytest.raises(BackupError, match="does not decrypt"):
+        restore_file(target[0].database_url, altered, key=read_key(key))
+    with psycopg.connect(target[0].database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM declarations").fetchone() == (0,)
+
+    restored = subprocess.run(
+        [sys.executable, "-m", "ipe_claims.cli", "restore", str(path), "--key-file", str(key)],
+        env=os.environ | {"DATABASE_URL": target[0].database_url}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    with psycopg.connect(target[0].database_url, autocommit=True) as conn:
+        found = conn.execute("SELECT count(*) FROM declarations WHERE immatriculation = %s",
+                             (insured.immatriculation,)).fetchone()  # fmt: skip
+    assert found == (3,)
+
+
+def test_a_plain_backup_is_readable_by_its_owner_alone(
+    source: tuple[Settings, ClaimsApplication], tmp_path: Path
+) -> None:
+    path = tmp_path / "plain.backup.gz"
+    path.write_text("an older, world-readable file of the same name")
+    path.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        backup_file(source[0].database_url, path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert gzip.decompress(path.read_bytes()).startswith(b'{"format"')
+
+
+def test_a_key_file_others_may_read_is_refused(
+    source: tuple[Settings, ClaimsApplication], tmp_path: Path
+) -> None:
+    key = _key_file(tmp_path / "loose.key")
+    key.chmod(0o644)
+    env = os.environ | {"DATABASE_URL": source[0].database_url}
+    refused = subprocess.run(
+        [sys.executable, "-m", "ipe_claims.cli", "backup", str(tmp_path / "x.backup"), "--encrypt-key-file",
+         str(key)], env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "chmod 600" in refused.stdout
+    assert not (tmp_path / "x.backup").exists()

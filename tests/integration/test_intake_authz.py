@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -16,14 +17,16 @@ from fastapi.testclient import TestClient
 
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
-from tests.conftest import Insured, declare
+from tests.conftest import TODAY, Insured, declare
 from tests.integration.conftest import Pipeline, api_client
 from tests.integration.test_api import User, claim_body, decided, employer_of, submit, user
 
 pytestmark = pytest.mark.integration
+RETURN_DATE = (TODAY + timedelta(days=40)).isoformat()
 
 ROLES = ("owner", "other_employer", "auditor", "analyst", "admin", "portal", "anonymous")
-ENDPOINTS = ("motifs", "affiliations", "insured", "preview", "submit", "list", "export", "claim")
+ENDPOINTS = ("motifs", "affiliations", "insured", "preview", "submit", "list", "export", "claim", "decision",
+             "events", "notifications", "return_to_work")  # fmt: skip
 # Status by endpoint, in the order of ROLES.
 EXPECTED = {
     "motifs":       (200, 200, 200, 200, 200, 200, 200),
@@ -34,6 +37,11 @@ EXPECTED = {
     "list":         (200, 200, 200, 403, 403, 403, 401),
     "export":       (200, 200, 200, 403, 403, 403, 401),
     "claim":        (200, 404, 200, 404, 404, 404, 401),
+    "decision":     (200, 404, 200, 404, 404, 404, 401),
+    "events":       (200, 404, 200, 404, 404, 404, 401),
+    "notifications": (200, 404, 200, 404, 404, 404, 401),
+    # Admins have no claim access over HTTP (docs/security.md): a caseworker uses `ipe claims return-to-work`.
+    "return_to_work": (200, 404, 403, 403, 403, 403, 401),
 }  # fmt: skip
 
 
@@ -78,6 +86,14 @@ def call(client: TestClient, cast: Cast, endpoint: str, headers: dict[str, str])
         "list": lambda: client.get("/api/v1/claims", headers=headers),
         "export": lambda: client.get("/api/v1/claims", headers={**headers, "Accept": "text/csv"}),
         "claim": lambda: client.get(f"/api/v1/claims/{cast.claim_id}", headers=headers),
+        "decision": lambda: client.get(f"/api/v1/claims/{cast.claim_id}/decision", headers=headers),
+        "events": lambda: client.get(f"/api/v1/claims/{cast.claim_id}/events", headers=headers),
+        "notifications": lambda: client.get(f"/api/v1/claims/{cast.claim_id}/notifications", headers=headers),
+        "return_to_work": lambda: client.post(  # the same date again is the same answer: a retry
+            f"/api/v1/claims/{cast.claim_id}/return-to-work",
+            json={"return_date": RETURN_DATE},
+            headers=headers,
+        ),
     }[endpoint]()
 
 

@@ -82,7 +82,8 @@ def test_failed_logins_are_slowed_then_locked(client: TestClient, conn: psycopg.
     assert login(client, username).status_code == 200  # the wait is over, and a success forgets the count
     assert conn.execute("SELECT 1 FROM login_failures WHERE username = %s", (username,)).fetchone() is None
 
-    conn.execute("INSERT INTO login_failures VALUES (%s, 9, now() - interval '1 hour')", (username,))
+    conn.execute("INSERT INTO login_failures (username, address, failures, last_failure_at) "
+                 "VALUES (%s, 'testclient', 9, now() - interval '1 hour')", (username,))  # fmt: skip
     assert error(login(client, username, "wrong-password"), 401)["code"] == "invalid_credentials"
     locked = login(client, username)
     assert error(locked, 429)["code"] == "account_locked"
@@ -148,8 +149,9 @@ def test_accounts_cli_lists_disables_enables_and_resets(
     listed = ipe(settings, "accounts", "list")
     assert username in listed.stdout and "disabled" in listed.stdout.split(username)[1].splitlines()[0]
     assert ipe(settings, "accounts", "enable", "--username", username).returncode == 0
-    conn.execute("INSERT INTO login_failures VALUES (%s, 10, now(), now() + interval '15 minutes') ON CONFLICT "
-                 "(username) DO UPDATE SET locked_until = EXCLUDED.locked_until", (username,))  # fmt: skip
+    conn.execute("INSERT INTO login_failures (username, address, failures, last_failure_at, locked_until) VALUES "
+                 "(%s, 'testclient', 10, now(), now() + interval '15 minutes') ON CONFLICT (username, address) "
+                 "DO UPDATE SET locked_until = EXCLUDED.locked_until", (username,))  # fmt: skip
     assert error(login(client, username), 429)["code"] == "account_locked"
     reset = ipe(settings, "accounts", "reset", "--username", username, "--password", "a-new-password")
     assert reset.returncode == 0, reset.stderr

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ipe_claims.adapters import portal_sessions
-from ipe_claims.adapters.accounts import Login, issue_token, principal_for_token
+from ipe_claims.adapters.accounts import Login, principal_for_token
 from ipe_claims.intake import not_found
 from services.claim_intake.deps import Config, Db
+from services.claim_intake.errors import ApiError
 from services.claim_intake.portal import web
 from services.claim_intake.portal.texts import LANGUAGES, words
-from services.claim_intake.routes.auth import login_refusal
+from services.claim_intake.routes.auth import checked_login, login_refusal
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 _LOGIN_FORM_TTL = 3600
@@ -45,7 +46,14 @@ def login(request: Request, fields: web.Fields, conn: Db, settings: Config) -> R
     username, password = fields.get("username", ""), fields.get("password", "")
     lang = web.lang_of(request)
     readable = 0 < len(username) <= 150 and "\x00" not in username and len(password) <= 1024
-    outcome = issue_token(conn, username, password, settings.token_ttl_seconds) if readable else Login(None)
+    try:
+        outcome = (
+            checked_login(request, username, password, settings.token_ttl_seconds)
+            if readable
+            else Login(None)
+        )
+    except ApiError as guarded:  # the address's budget or the password checks at once
+        return _login_form(request, guarded.status, web.message(guarded, lang), username=username[:150])
     refusal = login_refusal(outcome)
     if refusal is not None or outcome.token is None:
         assert refusal is not None

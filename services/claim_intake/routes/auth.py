@@ -1,14 +1,15 @@
-"""Tokens: a bearer token for valid credentials, with failed logins slowed down and then locked."""
+"""Tokens: a bearer token for valid credentials, with failed logins slowed down and then locked, per client
+address first (docs/security.md, Failed logins)."""
 
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ipe_claims.adapters.accounts import Login, issue_token
-from services.claim_intake import errors
-from services.claim_intake.deps import Config, Db
+from services.claim_intake import errors, login_guard
+from services.claim_intake.deps import Config
 from services.claim_intake.errors import ApiError
 
 router = APIRouter()
@@ -28,15 +29,42 @@ class TokenResponse(BaseModel):
 
 
 @router.post(
-    "/api/v1/auth/token", response_model=TokenResponse, responses=errors.documented(400, 401, 413, 422, 429)
+    "/api/v1/auth/token",
+    response_model=TokenResponse,
+    responses=errors.documented(400, 401, 413, 422, 429, 503),
 )
-def token(body: TokenRequest, conn: Db, settings: Config) -> dict[str, Any]:
-    """A bearer token. Repeated failures for a username make it wait, then lock it (429 + Retry-After)."""
-    login = issue_token(conn, body.username, body.password, settings.token_ttl_seconds)
+def token(body: TokenRequest, request: Request, settings: Config) -> dict[str, Any]:
+    """A bearer token. Too many failures from one address, or for an account from one address, make it wait
+    and then lock (429 + Retry-After); too many password checks at once answer 503 + Retry-After."""
+    login = checked_login(request, body.username, body.password, settings.token_ttl_seconds)
     refusal = login_refusal(login)
     if refusal is not None:
         raise refusal
     return {"access_token": login.token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds}
+
+
+def checked_login(request: Request, username: str, password: str, ttl_seconds: int) -> Login:
+    """The password check behind the guards every login passes (the API's and the portal's): the client
+    address's budget, then a free password-check slot, both before any hashing and before a database
+    connection is taken (``login_guard``). Raises the 429 or 503 of a guard."""
+    state = request.app.state
+    address = login_guard.address_of(request.client.host if request.client else None)
+    retry_after = state.login_addresses.take(address)
+    if retry_after:
+        log.warning("auth.address_throttled", retry_after=retry_after)
+        raise ApiError(429, "login_rate_limited", "Trop de tentatives de connexion depuis cette adresse ; patientez.",
+                       "محاولات دخول كثيرة من هذا العنوان؛ انتظروا.", None,
+                       headers={"Retry-After": str(retry_after)})  # fmt: skip
+    with state.password_checks.slot() as free:
+        if not free:
+            state.login_addresses.give_back(address)  # not checked: not a failure
+            log.warning("auth.checks_saturated")
+            raise errors.overloaded()
+        with state.pool.connection() as conn:
+            login = issue_token(conn, username, password, ttl_seconds, address)
+    if login.token is not None:
+        state.login_addresses.give_back(address)
+    return login
 
 
 def login_refusal(login: Login) -> ApiError | None:

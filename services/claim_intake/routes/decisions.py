@@ -16,7 +16,6 @@ from services.claim_intake.deps import (
     Now,
     Store,
     claim_affiliation,
-    parse_uuid,
     request_id,
 )
 from services.claim_intake.errors import ApiError
@@ -68,14 +67,14 @@ class ReturnToWorkRequest(BaseModel):
 
 
 @router.post("/{claim_id}/return-to-work")
-def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, conn: Db,
-                   store: Store, clock: Now) -> DecimalJSONResponse:  # fmt: skip
-    """The claim's employer (or an admin) declares the insured's reprise d'activité."""
-    if caller.role not in ("employer", "admin"):
+def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, conn: Db, store: Store,
+                   clock: Now, request: Request) -> DecimalJSONResponse:  # fmt: skip
+    """The claim's employer declares the insured's reprise d'activité (admins have no claim access over
+    HTTP: a caseworker records it with ``ipe claims return-to-work``). The answer shows the claim's
+    figures, so it is in the access log."""
+    if caller.role != "employer":
         raise errors.forbidden()
-    found = (
-        claim_affiliation(conn, caller, claim_id) if caller.role == "employer" else _claim_id(conn, claim_id)
-    )
+    found = claim_affiliation(conn, caller, claim_id)
     returned_on = intake.calendar_date(body.return_date)
     if returned_on is None:
         raise ApiError(422, "invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
@@ -85,11 +84,6 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
     except InvalidReturnToWork as exc:
         raise ApiError(422, "invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
+    access_log.record(conn, caller, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
+                      claim.affiliation_number, "immatriculation": claim.immatriculation}], request_id(request))  # fmt: skip
     return DecimalJSONResponse(explanation(claim, with_figures=False))
-
-
-def _claim_id(conn: Db, claim_id: str) -> Any:
-    found = parse_uuid(claim_id)
-    if conn.execute("SELECT 1 FROM claims WHERE claim_id = %s", (found,)).fetchone() is None:
-        raise errors.not_found()
-    return found
