@@ -72,6 +72,11 @@ def _start_of(day: date | None) -> datetime | None:
     return datetime.combine(day, time(), CASABLANCA) if day else None
 
 
+def _end_of(day: date | None) -> datetime | None:
+    """The first instant after ``day``; no bound at all after the calendar's last day (9999-12-31)."""
+    return _start_of(day + timedelta(days=1)) if day and day < date.max else None
+
+
 @router.get(
     "",
     response_model=ClaimPage,
@@ -110,7 +115,7 @@ def list_claims(
             "sit": situation,
             "imm": immatriculation,
             "lo": _start_of(first),
-            "hi": _start_of(last + timedelta(days=1)) if last else None,
+            "hi": _end_of(last),
             "after_at": after[0] if after else None,
             "after_id": after[1] if after else None,
             "limit": page + 1,
