@@ -83,7 +83,9 @@ def url_text() -> st.SearchStrategy[str]:
 def json_value() -> st.SearchStrategy[Any]:
     leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text()
     return st.recursive(
-        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text(), inner, max_size=3), max_leaves=6
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text(), inner, max_size=3),
+        max_leaves=6,
     )
 
 
@@ -128,7 +130,9 @@ def claim_ids(world: World) -> st.SearchStrategy[str]:
 
 
 def post_json(world: World, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:
-    content = json.dumps(body)  # ensure_ascii: lone surrogates travel as \ud800 escapes, as in any JSON client
+    content = json.dumps(
+        body
+    )  # ensure_ascii: lone surrogates travel as \ud800 escapes, as in any JSON client
     return world.client.post(path, content=content, headers=headers | {"Content-Type": "application/json"})
 
 
@@ -170,19 +174,29 @@ def test_claim_submission_and_preview_fuzzed(world: World, path: str) -> None:
 def test_return_to_work_fuzzed(world: World) -> None:
     body = body_of({"return_date": "2026-01-01"}, {"return_date": dates()})
     drawn = st.tuples(claim_ids(world), body, who(world, "employer", "admin"))
-    fuzz(world, drawn, lambda args: post_json(world, f"/api/v1/claims/{args[0]}/return-to-work", args[1], args[2]))
+    fuzz(
+        world,
+        drawn,
+        lambda args: post_json(world, f"/api/v1/claims/{args[0]}/return-to-work", args[1], args[2]),
+    )
 
 
 def test_claim_history_and_export_fuzzed(world: World) -> None:
     day = dates()
-    filters = st.fixed_dictionaries({}, optional={"from": day, "to": day, "limit": st.integers(1, 500).map(str)})
+    filters = st.fixed_dictionaries(
+        {}, optional={"from": day, "to": day, "limit": st.integers(1, 500).map(str)}
+    )
     junk = st.fixed_dictionaries({}, optional={
         "from": day | url_text(), "to": day | url_text(), "affiliation_number": url_text(),
         "immatriculation": url_text(), "situation": st.sampled_from(["En cours", "Valable", "Rejeté", "x"]),
         "cursor": url_text(), "limit": st.integers(-5, 10_000).map(str) | url_text()})  # fmt: skip
     accept = st.sampled_from([{}, {"Accept": "text/csv"}, {"Accept": "application/json"}])
     drawn = st.tuples(filters | filters | junk, who(world, "employer", "auditor"), accept)
-    fuzz(world, drawn, lambda args: world.client.get("/api/v1/claims", params=args[0], headers=args[1] | args[2]))
+    fuzz(
+        world,
+        drawn,
+        lambda args: world.client.get("/api/v1/claims", params=args[0], headers=args[1] | args[2]),
+    )
 
 
 @pytest.mark.parametrize("suffix", ["", "/notifications", "/decision", "/events"])
