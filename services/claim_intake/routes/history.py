@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
+from services.claim_intake.csv_cells import cell
 from services.claim_intake.deps import ClaimReader, Db, DecimalJSONResponse, request_id
 from services.claim_intake.errors import ApiError
 from services.claim_intake.routes.claims import CLAIM_COLUMNS, ClaimOut, _row
@@ -134,10 +135,11 @@ def list_claims(
 
 
 def _csv(items: list[dict[str, Any]]) -> str:
-    """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings."""
+    """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings; every cell
+    quoted, and none that a spreadsheet would run as a formula (``csv_cells``)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerow(["" if item[key] is None else item[key] for key in CSV_COLUMNS.values()])
+        writer.writerow([cell(item[key]) for key in CSV_COLUMNS.values()])
     return "\ufeff" + out.getvalue()
