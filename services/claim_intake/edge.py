@@ -1,6 +1,10 @@
 """The API's edge, before any route: a request id, the body-size limit, text that is not Unicode refused
-(``unicode_text``), metrics and one log line per request. A pure ASGI middleware, so it sees every
-response, the framework's refusals included."""
+(``unicode_text``), ``Cache-Control: no-store``, metrics and one log line per request. A pure ASGI
+middleware, so it sees every response, the framework's refusals included.
+
+No-store goes on every answer rather than on a list of routes that carry tokens or personal data: a route
+added later cannot be forgotten, and nothing the API answers is worth a cached copy (a route that is may set
+its own Cache-Control)."""
 
 from __future__ import annotations
 
@@ -62,7 +66,10 @@ class Edge:
             nonlocal status, sent_start
             if message["type"] == "http.response.start":
                 status, sent_start = message["status"], True
-                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+                if "cache-control" not in headers:  # tokens and personal data: no copy in any cache
+                    headers.append("Cache-Control", "no-store")
             await send(message)
 
         shed = self.in_flight >= self.max_in_flight and scope["path"] not in ("/healthz", "/metrics")
