@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
+from services.claim_intake.routes.history import encode_cursor
 from tests.conftest import Insured, declare
 from tests.integration.test_api import claim_body, employer_of, user
 from tests.integration.test_one_bad_request import EDGE_DATES
@@ -181,15 +183,21 @@ def test_return_to_work_fuzzed(world: World) -> None:
     )
 
 
+def cursors() -> st.SearchStrategy[str]:
+    """Cursors as this API writes them, at any instant the calendar holds, in the widest offsets."""
+    offsets = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(-timedelta(hours=14))])
+    return st.builds(encode_cursor, st.datetimes(timezones=offsets), st.uuids())
+
+
 def test_claim_history_and_export_fuzzed(world: World) -> None:
     day = dates()
     filters = st.fixed_dictionaries(
-        {}, optional={"from": day, "to": day, "limit": st.integers(1, 500).map(str)}
+        {}, optional={"from": day, "to": day, "cursor": cursors(), "limit": st.integers(1, 500).map(str)}
     )
     junk = st.fixed_dictionaries({}, optional={
         "from": day | url_text(), "to": day | url_text(), "affiliation_number": url_text(),
         "immatriculation": url_text(), "situation": st.sampled_from(["En cours", "Valable", "Rejeté", "x"]),
-        "cursor": url_text(), "limit": st.integers(-5, 10_000).map(str) | url_text()})  # fmt: skip
+        "cursor": cursors() | url_text(), "limit": st.integers(-5, 10_000).map(str) | url_text()})  # fmt: skip
     accept = st.sampled_from([{}, {"Accept": "text/csv"}, {"Accept": "application/json"}])
     drawn = st.tuples(filters | filters | junk, who(world, "employer", "auditor"), accept)
     fuzz(
