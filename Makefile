@@ -4,15 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit integration e2e lint format typecheck down status clean bench
+.PHONY: install run test unit integration e2e lint format typecheck down status clean bench lock
 
-$(STAMP): pyproject.toml
+# What CI and a developer install is pinned with hashes in requirements.lock (dependencies, dev tools and the
+# build backend); the project itself goes in last, without dependencies and built by the pinned setuptools.
+$(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerates both lock files from pyproject.toml, in a throwaway venv: requirements.lock (with [dev], for
+# `make install` and CI) and infra/requirements.lock (runtime only, for the image, held to the same versions).
+# Existing pins are kept unless UPGRADE=1.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras --no-emit-find-links \
+	--no-emit-index-url $(if $(UPGRADE),--upgrade)
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PY) -m venv "$$tmp" && \
+	"$$tmp/bin/pip" install --quiet pip-tools && \
+	"$$tmp/bin/pip-compile" $(LOCK_FLAGS) --extra dev --output-file requirements.lock pyproject.toml && \
+	"$$tmp/bin/pip-compile" $(LOCK_FLAGS) --constraint requirements.lock --output-file infra/requirements.lock \
+		pyproject.toml
 
 run: install
 	$(BIN)/ipe up

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
 from ipe_claims.adapters.affiliations import AffiliationFileError, load_affiliations, read_affiliations
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
+from ipe_claims.templating import html_environment
 
 console = Console(soft_wrap=True)
 affiliations_app = typer.Typer(help="Affiliations reference data.", no_args_is_help=True)
@@ -37,8 +37,7 @@ def render_html(tables: dict[str, Any], period: str) -> str:
         per_month.setdefault(str(row["month"])[:7], {})[row["situation"]] = row["claims"] or 0
     months: list[dict[str, Any]] = [{"month": m, "counts": counts} for m, counts in sorted(per_month.items())]
     tallest = max([sum(m["counts"].values()) for m in months] + [1])
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "analytics" / "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))  # fmt: skip
+    env = html_environment(Path(__file__).parent / "analytics" / "templates")
     return env.get_template("report.html.j2").render(
         t=tables, period=period, months=months, scale=180 / tallest, colors=COLORS, sections=SECTIONS,
         cell=lambda row, column: cell(row, column, tables["small_cell_threshold"]),

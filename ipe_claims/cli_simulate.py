@@ -9,11 +9,11 @@ from typing import Annotated
 
 import psycopg
 import typer
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
 from ipe_claims.analytics.simulation import RuleFileError, SimulationReport, load_rules, simulate
+from ipe_claims.templating import html_environment
 
 console = Console(soft_wrap=True)
 
@@ -24,8 +24,7 @@ def render_html(report: SimulationReport) -> str:
     bars = [
         (month, int(180 * t.total_live / top), int(180 * t.total_alternative / top)) for month, t in months
     ]
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "analytics" / "templates"),
-                      autoescape=select_autoescape(["html"]))  # fmt: skip
+    env = html_environment(Path(__file__).parent / "analytics" / "templates")
     return env.get_template("simulation.html.j2").render(report=report, bars=bars)
 
 

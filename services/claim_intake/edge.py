@@ -1,5 +1,10 @@
-"""The API's edge, before any route: a request id, the body-size limit, metrics and one log line per
-request. A pure ASGI middleware, so it sees every response, the framework's refusals included."""
+"""The API's edge, before any route: a request id, the body-size limit, text that is not Unicode refused
+(``unicode_text``), ``Cache-Control: no-store``, metrics and one log line per request. A pure ASGI
+middleware, so it sees every response, the framework's refusals included.
+
+No-store goes on every answer rather than on a list of routes that carry tokens or personal data: a route
+added later cannot be forgotten, and nothing the API answers is worth a cached copy (a route that is may set
+its own Cache-Control)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.claim_intake import errors, metrics
+from services.claim_intake.unicode_text import unreadable_field
 
 MAX_BODY_BYTES = 16 * 1024  # a claim is about 200 bytes; anything near this is not a claim
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -60,7 +66,10 @@ class Edge:
             nonlocal status, sent_start
             if message["type"] == "http.response.start":
                 status, sent_start = message["status"], True
-                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+                if "cache-control" not in headers:  # tokens and personal data: no copy in any cache
+                    headers.append("Cache-Control", "no-store")
             await send(message)
 
         shed = self.in_flight >= self.max_in_flight and scope["path"] not in ("/healthz", "/metrics")
@@ -75,6 +84,8 @@ class Edge:
                     await errors.error_response(errors.too_large(self.max_body_bytes))(
                         scope, receive, send_with_id
                     )
+                elif (field := unreadable_field(b"".join(m.get("body", b"") for m in body))) is not None:
+                    await errors.error_response(errors.invalid_text(field))(scope, receive, send_with_id)
                 else:
                     await self.app(scope, _replay(body, receive), send_with_id)
             except Exception as exc:  # never a stack trace to the caller, always the error body

@@ -73,6 +73,13 @@ def unavailable() -> ApiError:
                     headers={"Retry-After": "2"})  # fmt: skip
 
 
+def invalid_text(field: str | None) -> ApiError:
+    """A string that is not valid Unicode (a lone surrogate): nothing can store or show it."""
+    where_fr, where_ar = (f" dans {field}", f" في {field}") if field else ("", "")
+    return ApiError(422, "invalid_text", f"Texte invalide{where_fr} : caractères Unicode non valides.",
+                    f"نص غير صالح{where_ar}: رموز يونيكود غير صالحة.", field or None)  # fmt: skip
+
+
 def internal_error() -> ApiError:
     return ApiError(
         500,
@@ -131,6 +138,16 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     )
 
 
+# The database cannot be reached (a restart, a failover): 503, nothing was stored.
+UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout,
+                                            StoreUnavailable)  # fmt: skip
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    structlog.get_logger().warning("api.database_unavailable", error=type(exc).__name__)
+    return error_response(unavailable())
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
@@ -140,13 +157,8 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(_validation_error(exc))
 
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(psycopg.InterfaceError)
-    @app.exception_handler(PoolTimeout)
-    @app.exception_handler(StoreUnavailable)
-    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-        structlog.get_logger().warning("api.database_unavailable", error=type(exc).__name__)
-        return error_response(unavailable())
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,9 @@ and one statement for the access-log rows of every 201 — and only then answers
 What a 201 promises is unchanged: its events are committed in the event store and its access-log row is
 written before it is sent. Two submissions of one claim id or one insured never share a batch (the later
 one is read after the earlier one is saved); when the transaction conflicts with another process, its
-submissions are saved one by one, each looking again (``ClaimsApplication.file``).
+submissions are saved one by one, each looking again (``ClaimsApplication.file``). A batch that fails for
+any other unexpected reason is served again one request at a time, so that one faulty request cannot cost
+the others their answer (``_serve_or_split``).
 
 The event store serialises writers behind one insert lock (about 450 transactions/s here): one
 transaction per request would cap intake well below a surge's needs, hence the batches.
@@ -27,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
+import structlog
 from psycopg_pool import ConnectionPool
 
 from ipe_claims import intake
@@ -35,8 +39,10 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.clock import Clock
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import local_date
-from services.claim_intake import access_log, metrics
+from services.claim_intake import access_log, errors, metrics
 from services.claim_intake.deps import Bearer, DecimalJSONResponse, Tokens, verified
+
+log = structlog.get_logger()
 
 
 @dataclass
@@ -59,6 +65,11 @@ class _Ask:
     def keys(self) -> tuple[uuid.UUID, str]:
         return self.claim_id, self.submission.immatriculation
 
+    def start_again(self) -> None:
+        """Forget what a failed batch filled in (what it stored, if anything, is found again by its id)."""
+        self.caller, self.facts, self.claim, self.record = None, {}, None, None
+        self.created, self.outcome = False, None
+
 
 class Submissions:
     def __init__(self, store: ClaimsApplication, pool: ConnectionPool[Any], tokens: Tokens, clock: Clock,
@@ -70,6 +81,7 @@ class Submissions:
         self.max_batch = max_batch
         self.batches = 0
         self.served = 0
+        self.split = 0  # batches served again one request at a time
         self._queue: queue.Queue[_Ask | None] = queue.Queue()
         self._held: list[_Ask] = []
         self._thread = threading.Thread(target=self._run, name="submissions", daemon=True)
@@ -119,14 +131,29 @@ class Submissions:
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
-            try:
-                self._serve(batch)
-            except Exception as exc:  # the database is down, say: every request of the batch hears of it
-                for ask in batch:
-                    ask.outcome = exc
+            self._serve_or_split(batch)
             self.batches += 1
             self.served += len(batch)
             self._answer(batch)
+
+    def _serve_or_split(self, batch: list[_Ask]) -> None:
+        """Serve the batch; when it fails for an unexpected reason, serve it again one request at a time, so
+        that only the request at fault hears of it. When the database is down, every request hears of it
+        at once: one at a time would only make each wait for the pool again."""
+        try:
+            self._serve(batch)
+        except errors.UNAVAILABLE as exc:
+            for ask in batch:
+                ask.outcome = exc
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].outcome = _input_fault(exc) or exc
+                return
+            log.warning("submissions.batch_split", size=len(batch), error=type(exc).__name__)
+            self.split += 1
+            for ask in batch:
+                ask.start_again()
+                self._serve_or_split([ask])
 
     def _answer(self, batch: list[_Ask]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Ask]] = {}
@@ -210,6 +237,19 @@ class Submissions:
                 ask.outcome = intake.open_claim_exists()
             except Exception as exc:  # this one alone fails (503 or 500); the others stand
                 ask.outcome = exc
+
+
+def _input_fault(exc: Exception) -> intake.Refusal | None:
+    """The refusal for a request that failed alone because of its own input, None for any other fault.
+
+    The edge refuses text that is not Unicode before it gets here; this is what remains should another
+    path let some through, and for values Postgres refuses (a date out of its range, say)."""
+    if isinstance(exc, UnicodeError):
+        return errors.invalid_text(None)
+    if isinstance(exc, psycopg.DataError | OverflowError):
+        return intake.Refusal(422, "invalid_value", "Valeur hors des limites acceptées.",
+                              "قيمة خارج الحدود المقبولة.")  # fmt: skip
+    return None
 
 
 def _settle(asks: Sequence[_Ask]) -> None:

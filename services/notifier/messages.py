@@ -10,6 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from ipe_claims.templating import html_environment
+
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("deposited", "valid", "rejected", "benefit_ended")
 LANGUAGES = ("fr", "ar")
@@ -62,9 +64,7 @@ class MessageRenderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        self.html = Environment(
-            loader=FileSystemLoader(templates), undefined=StrictUndefined, autoescape=True, auto_reload=False
-        )
+        self.html = html_environment(templates, undefined=StrictUndefined, auto_reload=False)
 
     def render(self, kind: str, language: str, context: dict[str, Any]) -> Rendered:
         text = self.env.get_template(f"{kind}.{language}.j2").render(context)

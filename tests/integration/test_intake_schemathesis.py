@@ -1,6 +1,7 @@
-"""Property-based run of schemathesis against the live OpenAPI of the intake, as an authenticated
-employer: every operation, generated valid and invalid inputs; never a 5xx, and every response
-(status, content type, body) conforms to the published spec. Sized to stay well under a minute.
+"""Property-based run of schemathesis against the live OpenAPI of the intake, as each role (employer,
+auditor, analyst, admin): every operation, generated valid and invalid inputs; never a 5xx, and every
+response (status, content type, body) conforms to the published spec. Dates (``format: date`` in the
+spec) are drawn at and beyond the calendar's edges as often as anywhere else. Sized to stay about a minute.
 
 Left out: "schema-valid data is accepted". The schema cannot express the rules (a declared insured, a
 past date, a cursor we issued), so a schema-valid request is rightly refused with 400/422.
@@ -16,13 +17,16 @@ import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.formats import unregister_string_format
 
 from ipe_claims.adapters.accounts import create_account, issue_token
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
 from tests.conftest import declare, random_digits
 from tests.integration.conftest import served_api
+from tests.integration.test_one_bad_request import EDGE_DATES
 
 pytestmark = pytest.mark.integration
 
@@ -34,24 +38,44 @@ def live(settings: Settings, claims_app: ClaimsApplication) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def employer(settings: Settings) -> dict[str, str]:
+def tokens(settings: Settings) -> dict[str, dict[str, str]]:
+    """A logged-in account per role; the employer's affiliation declared an insured."""
+    found = {}
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         insured = declare(conn, months=40)
-        username = f"employer-{random_digits(9)}"
-        create_account(conn, username, "schemathesis-pw", "employer", [insured.affiliation_number])
-        token = issue_token(conn, username, "schemathesis-pw", 3600).token
-    return {"Authorization": f"Bearer {token}"}
+        for role in ("employer", "auditor", "analyst", "admin"):
+            username = f"{role}-{random_digits(9)}"
+            create_account(
+                conn, username, "schemathesis-pw", role, [insured.affiliation_number] * (role == "employer")
+            )
+            found[role] = {
+                "Authorization": f"Bearer {issue_token(conn, username, 'schemathesis-pw', 3600).token}"
+            }
+    return found
 
 
-def test_the_api_conforms_to_its_openapi(live: str, employer: dict[str, str]) -> None:
+@pytest.fixture
+def calendar_edges() -> Iterator[None]:
+    """Dates in the spec drawn from the calendar's edges, beyond them and anywhere between."""
+    edges = st.one_of(st.sampled_from(EDGE_DATES), st.dates().map(lambda day: day.isoformat()))
+    schemathesis.openapi.format("date", edges)
+    yield
+    unregister_string_format("date")
+
+
+@pytest.mark.parametrize("role", ["employer", "auditor", "analyst", "admin"])
+def test_the_api_conforms_to_its_openapi(
+    live: str, tokens: dict[str, dict[str, str]], calendar_edges: None, role: str
+) -> None:
     api = schemathesis.openapi.from_url(f"{live}/openapi.json")
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) >= 8
+    assert len(operations) >= 14
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=50 if role == "employer" else 25, deadline=None,
+                  suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
         def conforms(case: Any) -> None:
-            case.call_and_validate(headers=employer, excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(headers=tokens[role], excluded_checks=[positive_data_acceptance])
 
         conforms()

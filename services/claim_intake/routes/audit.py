@@ -5,14 +5,15 @@ event's type and time (the payloads carry the rules' figures and other accounts'
 gets 404, as for the claim itself.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
 from ipe_claims.audit.history import claim_history
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Caller, Db, DecimalJSONResponse, Store, parse_uuid, request_id
+from services.claim_intake.routes.claims import DATE
 
 router = APIRouter()
 
@@ -48,7 +49,10 @@ def _shown(history: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/reports/overview", responses=errors.AUTHENTICATED)
 def report_overview(
-    caller: Caller, conn: Db, date_from: str | None = None, date_to: str | None = None
+    caller: Caller,
+    conn: Db,
+    date_from: Annotated[str | None, Query(json_schema_extra=DATE)] = None,
+    date_to: Annotated[str | None, Query(json_schema_extra=DATE)] = None,
 ) -> DecimalJSONResponse:
     """The analysts' key tables (from the `analytics` views only: no personal data)."""
     if caller.role not in ("analyst", "auditor", "admin"):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.domain.motifs import MOTIFS
@@ -60,11 +60,14 @@ class Preview(BaseModel):
     job_loss_date: date
 
 
+DATE = {"format": "date"}  # documented as a date (YYYY-MM-DD); read as text so a bad one gets our refusal
+
+
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     affiliation_number: StrictStr
     immatriculation: StrictStr
-    job_loss_date: StrictStr
+    job_loss_date: Annotated[StrictStr, Field(json_schema_extra=DATE)]
     motif_code: StrictStr
     attestation: StrictBool
 

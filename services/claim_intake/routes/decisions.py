@@ -1,9 +1,9 @@
 """A claim's decision explained, and the return to work that ends its benefit early."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.domain.claim import Claim
@@ -19,6 +19,7 @@ from services.claim_intake.deps import (
     request_id,
 )
 from services.claim_intake.errors import ApiError
+from services.claim_intake.routes.claims import DATE
 
 router = APIRouter(prefix="/api/v1/claims")
 
@@ -63,7 +64,7 @@ def decision(claim_id: str, caller: Caller, conn: Db, store: Store, request: Req
 
 class ReturnToWorkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    return_date: StrictStr
+    return_date: Annotated[StrictStr, Field(json_schema_extra=DATE)]
 
 
 @router.post("/{claim_id}/return-to-work")

@@ -17,6 +17,7 @@ from ipe_claims.adapters.accounts import Principal
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
+from services.claim_intake.csv_cells import cell
 from services.claim_intake.deps import ClaimReader, Db, DecimalJSONResponse, request_id
 from services.claim_intake.errors import ApiError
 from services.claim_intake.routes.claims import CLAIM_COLUMNS, ClaimOut, _row
@@ -74,6 +75,11 @@ def _start_of(day: date | None) -> datetime | None:
     return datetime.combine(day, time(), CASABLANCA) if day else None
 
 
+def _end_of(day: date | None) -> datetime | None:
+    """The first instant after ``day``; no bound at all after the calendar's last day (9999-12-31)."""
+    return _start_of(day + timedelta(days=1)) if day and day < date.max else None
+
+
 def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, situation: str | None,
                 immatriculation: str | None, first: date | None, last: date | None,
                 after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:  # fmt: skip
@@ -95,7 +101,7 @@ def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, si
             "sit": situation,
             "imm": immatriculation,
             "lo": _start_of(first),
-            "hi": _start_of(last + timedelta(days=1)) if last else None,
+            "hi": _end_of(last),
             "after_at": after[0] if after else None,
             "after_id": after[1] if after else None,
             "limit": limit,
@@ -142,10 +148,11 @@ def list_claims(
 
 
 def to_csv(items: list[dict[str, Any]]) -> str:
-    """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings."""
+    """UTF-8 with a byte-order mark, so spreadsheet software reads the accents of the headings; every cell
+    quoted, and none that a spreadsheet would run as a formula (``csv_cells``)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerow(["" if item[key] is None else item[key] for key in CSV_COLUMNS.values()])
+        writer.writerow([cell(item[key]) for key in CSV_COLUMNS.values()])
     return "\ufeff" + out.getvalue()
