@@ -191,7 +191,8 @@ def test_a_line_the_database_refuses_is_parked_and_the_rest_of_the_poll_loaded(
             wait_for(lambda: history(conn, after[1]), timeout=60, what="the line after the poison one")
             assert history(conn, before[1]) and not history(conn, poison[1])
             (parked_id, reason, disposition) = conn.execute(
-                "SELECT id, reason, disposition FROM dead_letters WHERE consumer = %s", (group,)
+                "SELECT id, reason, disposition FROM dead_letters WHERE consumer = %s AND message_key = %s",
+                (group, key),  # the topic holds other tests' records too, garbage among them
             ).fetchone()
         assert reason.startswith("CheckViolation") and "failed 3 times" in reason and disposition == "parked"
     finally:

@@ -26,7 +26,7 @@ from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.deps import Bearer, Tokens
 from services.claim_intake.submissions import Submissions
-from tests.conftest import Insured, declare, wait_for
+from tests.conftest import CLOCK, Insured, declare, wait_for
 from tests.integration.conftest import api_client, served
 from tests.integration.test_api import User, claim_body, employer_of, error, user
 
@@ -138,7 +138,7 @@ def test_two_employers_in_one_batch_one_with_a_lone_surrogate_the_other_gets_its
                         "licenciement_economique", True)]  # fmt: skip
     pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True,
                                                kwargs={"autocommit": True})  # fmt: skip
-    submissions = Together(claims_app, pool, Tokens())
+    submissions = Together(claims_app, pool, Tokens(), CLOCK)
     try:
 
         async def both() -> list[Any]:

@@ -224,5 +224,7 @@ def test_history_filters_and_csv_export(
     exported = client.get(f"/portail/demandes.csv?immatriculation={insured.immatriculation}")
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.lstrip("\ufeff").splitlines()
-    assert lines[0].startswith("Identification,C.I.R.,Nom,Prénoms,Numero Affecté,Motif Perte Emploi")
+    assert lines[0].startswith(
+        '"Identification","C.I.R.","Nom","Prénoms","Numero Affecté","Motif Perte Emploi"'
+    )
     assert len(lines) == 2 and insured.immatriculation in lines[1]

@@ -47,6 +47,7 @@ def test_a_script_in_a_region_or_a_rule_set_name_is_text_in_the_simulation_repor
 def test_a_script_in_an_affiliations_name_is_text_in_the_analysts_report() -> None:
     tables = {"claims_per_month": [{"month": "2026-01-01", "situation": "Valable", "claims": 3}],
               "totals": {"claims": 3, "valid": 3, "rejected": 0, "pending": 0, "total_amount": 0},
+              "small_cell_threshold": 1,
               "rejection_reasons": [{"rejection_code": SCRIPT, "share": 1.0, "claims": 3}],
               "motifs": [], "amounts_per_month": [], "decision_delays": [], "by_region": [],
               "top_affiliations": [{"affiliation_number": "1234567", "name": SCRIPT, "claims": 3}]}  # fmt: skip
