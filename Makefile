@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit integration e2e lint format typecheck down status clean bench
+.PHONY: install run test kafka-jars unit integration e2e lint format typecheck down status clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Apache Kafka when a JDK 17+ and Maven are here, else the embedded broker: `ipe up` says which and why.
 run: install
-	$(BIN)/ipe up
+	$(BIN)/ipe up --broker auto
+
+# The Apache Kafka broker's jars from Maven Central into .cache/kafka/VERSION/libs (infra/kafka/pom.xml),
+# checked against infra/kafka/libs.sha256. After a version bump: $(BIN)/python -m ipe_claims.infra.kafka_jars --record
+kafka-jars: install
+	$(BIN)/python -m ipe_claims.infra.kafka_jars
 
 down: install
 	$(BIN)/ipe down

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -110,7 +110,7 @@ def _print_welcome(state: dict[str, object]) -> None:
     console.print(f'  curl -s {url}/api/v1/claims -H "Authorization: Bearer $TOKEN"')
 
 
-class BrokerChoice(str, Enum):
+class BrokerChoice(StrEnum):
     embedded = "embedded"
     apache = "apache"
     auto = "auto"

@@ -1,12 +1,16 @@
-"""The test harness: one real Postgres and one real Kafka-protocol broker per session, on free ports.
+"""The test harness: one real Postgres and one real Kafka broker per session, on free ports.
 
-Only tests that ask for ``infra`` (integration, e2e) start them; unit tests need nothing. Tests use
-random identifiers, so they share the servers without cleaning up after each other.
+The broker is Apache Kafka (a single node, from the jars ``make kafka-jars`` fetches) when a JDK 17+
+and Maven are here, else the embedded Tansu broker; ``IPE_TEST_BROKER=apache|embedded`` decides
+instead, and the session's header says which. Only tests that ask for ``infra`` (integration, e2e)
+start them; unit tests need nothing. Tests use random identifiers, so they share the servers without
+cleaning up after each other.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +30,8 @@ from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.bootstrap import configure_logging, make_app
 from ipe_claims.domain.contributions import months_before
+from ipe_claims.infra.kafka_cluster import KafkaCluster
+from ipe_claims.infra.kafka_jars import fetch, kafka_version, toolchain
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.settings import Settings
 
@@ -36,14 +42,37 @@ T = TypeVar("T")
 class Infra:
     settings: Settings
     postgres: LocalPostgres
-    broker: LocalBroker
+    broker: LocalBroker | KafkaCluster
+
+
+def test_broker() -> tuple[str, str]:
+    """``apache`` or ``embedded``, and why: IPE_TEST_BROKER, else Apache Kafka when it can run here."""
+    wanted = os.environ.get("IPE_TEST_BROKER", "")
+    if wanted in ("apache", "embedded"):
+        return wanted, "IPE_TEST_BROKER"
+    usable, why = toolchain()
+    return ("apache" if usable else "embedded"), why
+
+
+test_broker.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    kind, why = test_broker()
+    if kind == "apache":
+        return f"broker: Apache Kafka {kafka_version()}, single node ({why})"
+    return f"broker: embedded Tansu, memory only ({why})"
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     home = tmp_path_factory.mktemp("ipe-harness")
     postgres = LocalPostgres(home, free_port())
-    broker = LocalBroker(home, free_port())
+    broker: LocalBroker | KafkaCluster
+    if test_broker()[0] == "apache":
+        broker = KafkaCluster.on_free_ports(home / "kafka", fetch(), 1)
+    else:
+        broker = LocalBroker(home, free_port())
     postgres.start()
     broker.start()
     settings = Settings(
