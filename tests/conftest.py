@@ -57,19 +57,21 @@ def test_broker() -> tuple[str, str]:
 test_broker.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    kind, why = test_broker()
-    if kind == "apache":
-        return f"broker: Apache Kafka {kafka_version()}, single node ({why})"
-    return f"broker: embedded Tansu, memory only ({why})"
-
-
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Infra]:
     home = tmp_path_factory.mktemp("ipe-harness")
     postgres = LocalPostgres(home, free_port())
+    kind, why = test_broker()
+    said = (
+        f"Apache Kafka {kafka_version()}, single node" if kind == "apache" else "embedded Tansu, memory only"
+    )
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:  # one line, even under -q
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nbroker: {said} ({why})")
     broker: LocalBroker | KafkaCluster
-    if test_broker()[0] == "apache":
+    if kind == "apache":
         broker = KafkaCluster.on_free_ports(home / "kafka", fetch(), 1)
     else:
         broker = LocalBroker(home, free_port())
