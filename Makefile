@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit integration e2e lint format typecheck down status clean bench lock
+.PHONY: install run test kafka-jars unit integration e2e lint format typecheck down status clean bench lock
 
 # What CI and a developer install is pinned with hashes in requirements.lock (dependencies, dev tools and the
 # build backend); the project itself goes in last, without dependencies and built by the pinned setuptools.
@@ -28,8 +28,14 @@ lock:
 	"$$tmp/bin/pip-compile" $(LOCK_FLAGS) --constraint requirements.lock --output-file infra/requirements.lock \
 		pyproject.toml
 
+# Apache Kafka when a JDK 17+ and Maven are here, else the embedded broker: `ipe up` says which and why.
 run: install
-	$(BIN)/ipe up
+	$(BIN)/ipe up --broker auto
+
+# The Apache Kafka broker's jars from Maven Central into .cache/kafka/VERSION/libs (infra/kafka/pom.xml),
+# checked against infra/kafka/libs.sha256. After a version bump: $(BIN)/python -m ipe_claims.infra.kafka_jars --record
+kafka-jars: install
+	$(BIN)/python -m ipe_claims.infra.kafka_jars
 
 down: install
 	$(BIN)/ipe down

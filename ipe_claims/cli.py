@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -112,12 +113,45 @@ def _print_welcome(state: dict[str, object]) -> None:
     console.print(f'  curl -s {url}/api/v1/claims -H "Authorization: Bearer $TOKEN"')
 
 
+class BrokerChoice(StrEnum):
+    embedded = "embedded"
+    apache = "apache"
+    auto = "auto"
+
+
+def _choose_broker(broker: str) -> str:
+    """``auto``: Apache Kafka when a JDK 17+ (and Maven, or the jars cached) is here; said in one line."""
+    if broker != "auto":
+        return broker
+    from ipe_claims.infra.kafka_jars import kafka_version, toolchain
+
+    usable, why = toolchain()
+    if usable:
+        console.print(f"Broker: Apache Kafka {kafka_version()} ({why}).")
+        return "apache"
+    console.print(
+        f"Broker: embedded Tansu, memory only ({why}; a JDK 17+ and Maven would give Apache Kafka)."
+    )
+    return "embedded"
+
+
 @app.command()
 def up(
     detach: Annotated[bool, typer.Option("--detach", help="Return once every component is healthy.")] = False,
     timeout: float = 180.0,
+    broker: Annotated[
+        BrokerChoice,
+        typer.Option(
+            help="Local broker: embedded Tansu (memory only), Apache Kafka (JDK 17+, jars from Maven Central), "
+            "or auto (Apache Kafka when a JDK and Maven are here). Ignored with KAFKA_BOOTSTRAP_SERVERS.",
+        ),
+    ] = BrokerChoice.embedded,
+    brokers: Annotated[
+        int, typer.Option(min=1, max=9, help="Apache Kafka nodes (broker and controller each).")
+    ] = 1,
 ) -> None:
     """Start Postgres and the broker (unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set) and the services."""
+    kind = "embedded" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else _choose_broker(broker.value)
     home = _home()
     state = read_state(home)
     if state and pid_alive(state.get("supervisor_pid")) and state.get("phase") != "stopped":
@@ -129,7 +163,7 @@ def up(
     if detach:
         with open(home / "logs" / "supervisor.log", "ab") as log:
             child = subprocess.Popen(
-                [sys.executable, "-m", "ipe_claims.cli", "up"],
+                [sys.executable, "-m", "ipe_claims.cli", "up", "--broker", kind, "--brokers", str(brokers)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -138,7 +172,7 @@ def up(
             )
         _print_welcome(_wait_healthy(home, timeout, child.pid))
         return
-    supervisor = Supervisor(home, _http_port())
+    supervisor = Supervisor(home, _http_port(), broker_kind=kind, broker_count=brokers)
     if not os.environ.get("IPE_QUIET"):
         import threading
 
@@ -163,9 +197,10 @@ def down(timeout: float = 60.0) -> None:
         time.sleep(0.1)
     if pid_alive(pid):  # it hung: take down everything it recorded
         os.kill(pid, signal.SIGKILL)
-        for service in (read_state(home) or state)["services"].values():
-            if pid_alive(service.get("pid")):
-                os.kill(service["pid"], signal.SIGKILL)
+        last = read_state(home) or state
+        for process in [*last["services"].values(), *last.get("brokers", [])]:
+            if pid_alive(process.get("pid")):
+                os.kill(process["pid"], signal.SIGKILL)
     console.print("Stopped.")
 
 

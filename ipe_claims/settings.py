@@ -23,6 +23,8 @@ TOPIC_PARTITIONS = {
     DEAD_LETTERS_TOPIC: 3,
     DECLARATIONS_TOPIC: 12,
 }
+# The claim events are the log the read models replay: kept forever (the broker's default is 7 days).
+TOPIC_CONFIGS = {CLAIM_EVENTS_TOPIC: {"retention.ms": "-1"}}
 
 
 @dataclass(frozen=True)

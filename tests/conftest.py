@@ -1,7 +1,10 @@
-"""The test harness: one real Postgres and one real Kafka-protocol broker per session, on free ports.
+"""The test harness: one real Postgres and one real Kafka broker per session, on free ports.
 
-Only tests that ask for ``infra`` (integration, e2e) start them; unit tests need nothing. Tests use
-random identifiers, so they share the servers without cleaning up after each other.
+The broker is Apache Kafka (a single node, from the jars ``make kafka-jars`` fetches) when a JDK 17+
+and Maven are here, else the embedded Tansu broker; ``IPE_TEST_BROKER=apache|embedded`` decides
+instead, and the session's header says which. Only tests that ask for ``infra`` (integration, e2e)
+start them; unit tests need nothing. Tests use random identifiers, so they share the servers without
+cleaning up after each other.
 
 The whole system under test lives on one day, ``TODAY``, whatever the day the suite runs: the harness moves
 every clock (``IPE_CLOCK_SHIFT_DAYS``, ipe_claims/clock.py) of this process and of the processes it starts.
@@ -33,6 +36,8 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.bootstrap import configure_logging, make_app
 from ipe_claims.clock import SystemClock
 from ipe_claims.domain.contributions import months_before
+from ipe_claims.infra.kafka_cluster import KafkaCluster
+from ipe_claims.infra.kafka_jars import fetch, kafka_version, toolchain
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.settings import Settings
 
@@ -56,14 +61,39 @@ def pytest_configure(config: pytest.Config) -> None:
 class Infra:
     settings: Settings
     postgres: LocalPostgres
-    broker: LocalBroker
+    broker: LocalBroker | KafkaCluster
+
+
+def test_broker() -> tuple[str, str]:
+    """``apache`` or ``embedded``, and why: IPE_TEST_BROKER, else Apache Kafka when it can run here."""
+    wanted = os.environ.get("IPE_TEST_BROKER", "")
+    if wanted in ("apache", "embedded"):
+        return wanted, "IPE_TEST_BROKER"
+    usable, why = toolchain()
+    return ("apache" if usable else "embedded"), why
+
+
+test_broker.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Infra]:
     home = tmp_path_factory.mktemp("ipe-harness")
     postgres = LocalPostgres(home, free_port())
-    broker = LocalBroker(home, free_port())
+    kind, why = test_broker()
+    said = (
+        f"Apache Kafka {kafka_version()}, single node" if kind == "apache" else "embedded Tansu, memory only"
+    )
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:  # one line, even under -q
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nbroker: {said} ({why})")
+    broker: LocalBroker | KafkaCluster
+    if kind == "apache":
+        broker = KafkaCluster.on_free_ports(home / "kafka", fetch(), 1)
+    else:
+        broker = LocalBroker(home, free_port())
     postgres.start()
     broker.start()
     settings = Settings(

@@ -18,7 +18,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ipe_claims.adapters import parked
-from ipe_claims.settings import TOPIC_PARTITIONS, Settings
+from ipe_claims.settings import TOPIC_CONFIGS, TOPIC_PARTITIONS, Settings
 
 log = structlog.get_logger()
 
@@ -55,13 +55,16 @@ class PoisonMessage(Exception):
 def ensure_topics(bootstrap_servers: str, **security: str) -> list[str]:
     """Create the topics with their final partition counts; return those created now.
 
-    ``security``: ``Settings.kafka_options()`` (TLS/SASL) in production.
+    Replication is the cluster's ``default.replication.factor`` (-1 asks the broker), so a topic the
+    relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``.
     """
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
     try:
         existing = set(admin.list_topics())
         missing = [
-            NewTopic(name, count, 1) for name, count in TOPIC_PARTITIONS.items() if name not in existing
+            NewTopic(name, count, -1, topic_configs=TOPIC_CONFIGS.get(name))
+            for name, count in TOPIC_PARTITIONS.items()
+            if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):

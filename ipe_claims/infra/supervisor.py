@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from ipe_claims.infra.kafka_cluster import KafkaCluster
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.infra.private import make_private, write_private
 
@@ -63,8 +64,10 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def _ports(home: Path) -> dict[str, int]:
-    """Ports chosen once per home, so DATABASE_URL and the bootstrap address stay the same across restarts."""
+def _ports(home: Path, kafka_nodes: int = 0) -> dict[str, int]:
+    """Ports chosen once per home, so DATABASE_URL and the bootstrap address stay the same across restarts.
+
+    ``kafka_nodes``: an Apache Kafka cluster's nodes, each with a broker and a controller port."""
     path = home / "ports.json"
     try:
         ports: dict[str, int] = json.loads(path.read_text())
@@ -72,6 +75,9 @@ def _ports(home: Path) -> dict[str, int]:
         ports = {}
     ports.setdefault("postgres", int(os.environ.get("IPE_PG_PORT") or free_port()))
     ports.setdefault("kafka", int(os.environ.get("IPE_KAFKA_PORT") or free_port()))
+    for node in range(1, kafka_nodes + 1):
+        ports.setdefault(f"kafka-{node}", free_port())
+        ports.setdefault(f"kafka-controller-{node}", free_port())
     write_private(path, json.dumps(ports))
     return ports
 
@@ -100,6 +106,9 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     postgres: LocalPostgres | None = None
     broker: LocalBroker | None = None
+    broker_kind: str = "embedded"  # or "apache": a KafkaCluster of broker_count nodes
+    broker_count: int = 1
+    cluster: KafkaCluster | None = None
     children: dict[str, Child] = field(default_factory=dict)
     infra_restarts: dict[str, int] = field(default_factory=lambda: {"postgres": 0, "broker": 0})
 
@@ -112,16 +121,14 @@ class Supervisor:
         from ipe_claims.settings import Settings
 
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        ports = _ports(self.home)
+        ports = _ports(self.home, self.broker_count if self.broker_kind == "apache" else 0)
         if not self.env.get("DATABASE_URL"):
             self.postgres = LocalPostgres(self.home, ports["postgres"])
             self.postgres.start()
             self.env["DATABASE_URL"] = self.postgres.url
         if not self.env.get("KAFKA_BOOTSTRAP_SERVERS"):
-            self.broker = LocalBroker(self.home / "logs", ports["kafka"])
-            self.broker.start()
-            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
-            self.env["IPE_KAFKA_FAST_GROUPS"] = "1"
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self._start_broker(ports)
+            self.env["IPE_KAFKA_FAST_GROUPS"] = "1"  # the local brokers accept short group timeouts
         self.env["IPE_HOME"] = str(self.home)
         self.env["IPE_HTTP_PORT"] = str(self.http_port)
         settings = Settings.from_env(self.env)
@@ -137,6 +144,23 @@ class Supervisor:
                 seed(conn, settings.clock().today())
         self.children = {name: Child(name, module) for name, module in SERVICES.items()}
 
+    def _start_broker(self, ports: dict[str, int]) -> str:
+        """The local broker or cluster asked for; its bootstrap address."""
+        if self.broker_kind == "apache":
+            from ipe_claims.infra.kafka_jars import fetch
+
+            nodes = range(1, self.broker_count + 1)
+            self.cluster = KafkaCluster(
+                self.home / "kafka",
+                fetch(),
+                [(ports[f"kafka-{n}"], ports[f"kafka-controller-{n}"]) for n in nodes],
+            )
+            self.cluster.start()
+            return self.cluster.bootstrap_servers
+        self.broker = LocalBroker(self.home / "logs", ports["kafka"])
+        self.broker.start()
+        return self.broker.bootstrap_servers
+
     def _start(self, child: Child) -> None:
         log = open(self.home / "logs" / f"{child.name}.log", "ab")  # noqa: SIM115 - the child owns it
         child.process = subprocess.Popen(
@@ -150,11 +174,17 @@ class Supervisor:
         child.started_at = time.monotonic()
 
     def revive_infrastructure(self) -> None:
-        """Restart a local broker or Postgres that died, on the same port (the broker comes back empty)."""
+        """Restart a local broker, Kafka node or Postgres that died, on the same ports (the embedded broker
+        comes back empty; a Kafka node with its data, catching up from the others)."""
         if self.broker and self.broker.process and self.broker.process.poll() is not None:
             self.broker.process = None
             self.broker.start()
             self.infra_restarts["broker"] += 1
+        for node in self.cluster.nodes if self.cluster else []:
+            if node.process is not None and node.process.poll() is not None:
+                assert self.cluster is not None
+                self.cluster.start_node(node.node_id)  # no wait: the services ride out an election
+                self.infra_restarts["broker"] += 1
         if self.postgres and not pid_alive(self.postgres.pid()):
             try:
                 self.postgres.start()
@@ -194,10 +224,12 @@ class Supervisor:
                 "restarts": self.infra_restarts["postgres"],
             },
             "broker": {
-                "local": self.broker is not None,
+                "local": self.broker is not None or self.cluster is not None,
+                "kind": self.broker_kind if self.broker or self.cluster else "external",
                 "pid": self.broker.process.pid if self.broker and self.broker.process else None,
                 "restarts": self.infra_restarts["broker"],
             },
+            "brokers": self._brokers(),
             "services": {
                 name: {
                     "state": child.state if phase == "running" else phase,
@@ -210,6 +242,17 @@ class Supervisor:
         tmp = state_path(self.home).with_suffix(".tmp")
         write_private(tmp, json.dumps(state, indent=2))  # it holds DATABASE_URL, password included
         tmp.replace(state_path(self.home))
+
+    def _brokers(self) -> list[dict[str, Any]]:
+        if self.cluster:
+            return self.cluster.brokers()
+        if self.broker:
+            running = self.broker.process is not None and self.broker.process.poll() is None
+            pid = self.broker.process.pid if running and self.broker.process else None
+            return [{"id": 1, "address": self.broker.bootstrap_servers,
+                     "state": "running" if running else "stopped", "pid": pid}]  # fmt: skip
+        servers = self.env.get("KAFKA_BOOTSTRAP_SERVERS") or ""
+        return [{"id": None, "address": a, "state": "external", "pid": None} for a in servers.split(",") if a]
 
     def stop(self) -> None:
         for child in self.children.values():
@@ -226,6 +269,8 @@ class Supervisor:
                 child.process.wait()
         if self.broker:
             self.broker.stop()
+        if self.cluster:
+            self.cluster.stop()
         if self.postgres:
             self.postgres.stop()
 

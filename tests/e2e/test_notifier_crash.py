@@ -53,7 +53,7 @@ def system(
         "IPE_NOTIFY_MAX_ATTEMPTS": "1000", "IPE_NOTIFY_TIMEOUT_SECONDS": "5",
     }  # fmt: skip
     started = System(env, home)
-    up = started.ipe("up", "--detach")
+    up = started.ipe("up", "--detach", "--broker", "embedded")  # the PyPI-only path's end-to-end smoke
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         yield started

@@ -21,7 +21,7 @@ import pytest
 
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.infra.supervisor import SERVICES, pid_alive
-from tests.conftest import TODAY, random_digits, wait_for, write_declarations_csv
+from tests.conftest import TODAY, random_digits, test_broker, wait_for, write_declarations_csv
 
 pytestmark = pytest.mark.e2e
 IPE = [sys.executable, "-m", "ipe_claims.cli"]
@@ -65,7 +65,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     env |= {"IPE_HOME": str(home), "IPE_HTTP_PORT": str(free_port()), "IPE_PG_PORT": str(free_port()),
             "IPE_KAFKA_PORT": str(free_port())}  # fmt: skip
     started = System(env, home)
-    up = started.ipe("up", "--detach")
+    up = started.ipe("up", "--detach", "--broker", test_broker()[0])  # the harness's broker
     assert up.returncode == 0, up.stdout + up.stderr
     assert "demo" in up.stdout and "/api/v1/claims" in up.stdout  # what to try next
     try:
@@ -75,7 +75,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         down = started.ipe("down")
         assert down.returncode == 0, down.stderr
         pids = [before["supervisor_pid"], before["postgres"]["pid"], before["broker"]["pid"]]
-        pids += [service["pid"] for service in before["services"].values()]
+        pids += [process["pid"] for process in [*before["services"].values(), *before["brokers"]]]
         assert not [pid for pid in pids if pid_alive(pid)], "ipe down left processes behind"
         shutil.rmtree(before["postgres"]["data_dir"], ignore_errors=True)
 
@@ -84,7 +84,11 @@ def test_status_reports_every_component(system: System) -> None:
     status = system.status()
     assert status["http_url"].startswith("http://127.0.0.1:")
     assert status["database_url"].startswith("postgresql://")
-    assert status["kafka_bootstrap_servers"].startswith("127.0.0.1:")
+    assert status["kafka_bootstrap_servers"] == ",".join(b["address"] for b in status["brokers"])
+    assert status["broker"]["kind"] == test_broker()[0]
+    assert [(b["id"], b["state"]) for b in status["brokers"]] == [(1, "running")] and pid_alive(
+        status["brokers"][0]["pid"]
+    )
     assert set(status["services"]) == set(SERVICES) >= {"api", "relay", "projector", "notifier"}
     for service in status["services"].values():
         assert service["state"] == "running" and pid_alive(service["pid"]) and service["restarts"] == 0
@@ -215,6 +219,9 @@ def test_up_uses_existing_servers_when_the_environment_names_them(tmp_path: Path
         assert status["database_url"] == postgres.url
         assert status["kafka_bootstrap_servers"] == broker.bootstrap_servers
         assert status["postgres"]["local"] is False and status["broker"]["local"] is False
+        assert status["brokers"] == [
+            {"id": None, "address": broker.bootstrap_servers, "state": "external", "pid": None}
+        ]
         assert not (tmp_path / "prod-like" / "pg").exists()
         assert httpx.get(f"{system.url}/healthz").status_code == 200
         assert system.ipe("down").returncode == 0

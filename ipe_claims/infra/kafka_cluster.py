@@ -1,0 +1,274 @@
+"""Apache Kafka on loopback: N KRaft nodes, each broker and controller, run by the JDK from the jars
+``kafka_jars`` fetched. Tests, ``ipe up --broker apache`` and the chaos suite use it; production runs
+the same settings (``cluster_settings``) from ``infra/compose.yaml``, which a test holds equal.
+
+Each node has its own ports and data folder under ``home`` (``node-N/``), so a node can be killed,
+restarted or wiped alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ipe_claims.infra.local import free_port
+
+HEAP = "-Xmx512m"
+LOG4J = """\
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+# Loopback only, never production: a group forms at once (the 3 s default waits for more members), and
+# the short session timeouts of Settings.kafka_fast_groups are accepted (the broker's floor is 6 s).
+LOCAL_GROUP_SETTINGS = {
+    "group.initial.rebalance.delay.ms": "0",
+    "group.min.session.timeout.ms": "1000",
+}
+
+
+def cluster_settings(size: int) -> dict[str, str]:
+    """The broker settings every node of a ``size``-node cluster shares; infra/compose.yaml documents
+    the same for three nodes (tests/unit/test_topology.py). Replication 3 and acks=all with two replicas
+    in sync: one broker may be lost without losing an acknowledged record or stopping writes."""
+    replicas, in_sync = str(min(3, size)), str(min(2, size))
+    return {
+        "process.roles": "broker,controller",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "default.replication.factor": replicas,
+        "min.insync.replicas": in_sync,
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": in_sync,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": in_sync,
+        "unclean.leader.election.enable": "false",
+        "auto.create.topics.enable": "false",
+    }
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def new_cluster_id() -> str:
+    """What ``kafka-storage.sh random-uuid`` prints: 16 random bytes, base64url (never a leading '-')."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+@dataclass
+class KafkaNode:
+    node_id: int
+    port: int
+    controller_port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def properties(self, voters: str, size: int) -> dict[str, str]:
+        return (
+            cluster_settings(size)
+            | LOCAL_GROUP_SETTINGS
+            | {
+                "node.id": str(self.node_id),
+                "controller.quorum.voters": voters,
+                "listeners": f"PLAINTEXT://{self.address},CONTROLLER://127.0.0.1:{self.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{self.address}",
+                "log.dirs": str(self.data_dir),
+            }
+        )
+
+
+@dataclass
+class KafkaCluster:
+    """``size`` nodes; ``ports`` (broker, controller) per node, chosen once and kept across restarts."""
+
+    home: Path
+    libs: Path
+    ports: list[tuple[int, int]]
+    nodes: list[KafkaNode] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nodes = [
+            KafkaNode(i, port, controller, self.home / f"node-{i}")
+            for i, (port, controller) in enumerate(self.ports, start=1)
+        ]
+
+    @classmethod
+    def on_free_ports(cls, home: Path, libs: Path, size: int) -> KafkaCluster:
+        return cls(home, libs, [(free_port(), free_port()) for _ in range(size)])
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes)
+
+    def node(self, node_id: int) -> KafkaNode:
+        return self.nodes[node_id - 1]
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return ["java", HEAP, f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp", f"{self.libs}/*", main, *args]  # fmt: skip
+
+    def _cluster_id(self) -> str:
+        """Kept in ``home/cluster.json`` with the size: a folder formatted for one size serves no other."""
+        path = self.home / "cluster.json"
+        if path.exists():
+            known: dict[str, Any] = json.loads(path.read_text())
+            if known["size"] != len(self.nodes):
+                raise RuntimeError(
+                    f"{self.home} holds a {known['size']}-node Kafka cluster, not {len(self.nodes)}: "
+                    "start it with that size, or delete the folder to start over"
+                )
+            return str(known["cluster_id"])
+        cluster_id = new_cluster_id()
+        path.write_text(json.dumps({"cluster_id": cluster_id, "size": len(self.nodes)}))
+        return cluster_id
+
+    def _write_config(self, node: KafkaNode) -> Path:
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        node.folder.mkdir(parents=True, exist_ok=True)
+        config = node.folder / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in node.properties(voters, len(self.nodes)).items()))
+        return config
+
+    def _format(self, node: KafkaNode, config: Path, cluster_id: str) -> None:
+        if (node.data_dir / "meta.properties").exists():
+            return
+        formatted = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if formatted.returncode != 0:
+            raise RuntimeError(f"formatting node {node.node_id} failed: {formatted.stdout}{formatted.stderr}")
+
+    def start_node(self, node_id: int) -> None:
+        """Start one node (formatting its storage first if it has none, e.g. after a wipe)."""
+        node = self.node(node_id)
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "log4j2.properties").write_text(LOG4J)
+        config = self._write_config(node)
+        self._format(node, config, self._cluster_id())
+        log = open(node.folder / "broker.log", "ab")  # noqa: SIM115 - handed to the child process
+        node.process = subprocess.Popen(
+            self._java("kafka.Kafka", str(config)), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+
+    def start(self, timeout: float = 120.0) -> None:
+        for node in self.nodes:
+            if not node.running:
+                self.start_node(node.node_id)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Until every node is registered as a broker with the controller quorum."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            dead = [n.node_id for n in self.nodes if n.process is not None and n.process.poll() is not None]
+            if dead:
+                raise RuntimeError(f"Kafka node(s) {dead} exited: see {self.home}/node-N/broker.log")
+            if not all(port_open(n.port) for n in self.nodes if n.running):
+                time.sleep(0.1)
+                continue
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+                try:
+                    brokers = admin.describe_cluster()["brokers"]
+                finally:
+                    admin.close()
+                if len(brokers) == len(self.nodes):
+                    return
+                last = f"{len(brokers)} of {len(self.nodes)} brokers registered"
+            except (KafkaError, OSError) as exc:
+                last = exc
+            time.sleep(0.2)
+        raise TimeoutError(f"Kafka not ready after {timeout}s: {last}")
+
+    def stop_node(self, node_id: int, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        """SIGTERM (a controlled shutdown), SIGKILL after ``timeout``; SIGKILL at once with ``sig``."""
+        node = self.node(node_id)
+        if node.running:
+            assert node.process is not None
+            os.kill(node.process.pid, sig)
+        self._reap(node, timeout)
+
+    @staticmethod
+    def _reap(node: KafkaNode, timeout: float) -> None:
+        if node.process is None:
+            return
+        try:
+            node.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            node.process.kill()
+            node.process.wait()
+        node.process = None
+
+    def kill(self, node_id: int) -> None:
+        """A crash as the cluster sees it: SIGKILL, no controlled shutdown."""
+        self.stop_node(node_id, signal.SIGKILL)
+
+    def restart(self, node_id: int, timeout: float = 120.0) -> None:
+        self.stop_node(node_id)
+        self.start_node(node_id)
+        self.wait_ready(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Every node at once: one by one, the last ones would wait for a controller quorum that is gone."""
+        for node in self.nodes:
+            if node.running:
+                assert node.process is not None
+                node.process.terminate()
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            self._reap(node, max(0.1, deadline - time.monotonic()))
+
+    def discard(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def brokers(self) -> list[dict[str, Any]]:
+        """For ``ipe status --json``."""
+        return [
+            {"id": n.node_id, "address": n.address, "state": "running" if n.running else "stopped",
+             "pid": n.process.pid if n.running and n.process else None}
+            for n in self.nodes
+        ]  # fmt: skip
