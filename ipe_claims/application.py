@@ -200,9 +200,11 @@ class ClaimsApplication(Application[uuid.UUID]):
         return claim if self.save_once(claim) else self.get_claim(claim_id)
 
     def record_return_to_work(
-        self, claim_id: uuid.UUID, return_date: date, declared_on: date, declared_by: str
-    ) -> Claim:
-        """End a valid claim's benefit on the insured's return to work (raises InvalidReturnToWork)."""
+        self, claim_id: uuid.UUID, return_date: date, declared_on: date, declared_by: str,
+        at: datetime | None = None,
+    ) -> Claim:  # fmt: skip
+        """End a valid claim's benefit on the insured's return to work (raises InvalidReturnToWork); the event
+        is timed ``at`` the recorder's clock."""
 
         def step(claim: Claim) -> None:
             if claim.returned is not None and claim.returned.return_date == return_date:
@@ -211,7 +213,7 @@ class ClaimsApplication(Application[uuid.UUID]):
                 raise InvalidReturnToWork("only a valid claim has a benefit to end")
             returned = return_to_work(claim.job_loss_date, claim.decision.duration_months or 0, return_date,
                                       declared_on, ruleset_for(claim.job_loss_date))  # fmt: skip
-            claim.return_to_work(returned, declared_by)
+            claim.return_to_work(returned, declared_by, at)
 
         return self.advance(claim_id, step)
 

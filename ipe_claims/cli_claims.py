@@ -42,7 +42,9 @@ def return_to_work(
             console.print(f"[red]No claim {claim_id}.[/red]")
             raise typer.Exit(1)
         who = access_log.operator()
-        claim = store.record_return_to_work(claim_id, returned, declared, f"cli:{who.username}@{who.host}")
+        claim = store.record_return_to_work(
+            claim_id, returned, declared, f"cli:{who.username}@{who.host}", settings.clock().now()
+        )
         with psycopg.connect(_database_url(), autocommit=True) as conn:  # its figures follow: on record
             access_log.record(conn, who, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
                               claim.affiliation_number, "immatriculation": claim.immatriculation}])  # fmt: skip

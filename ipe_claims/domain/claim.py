@@ -128,27 +128,31 @@ class Claim(Aggregate):
 
     @classmethod
     def submit(cls, claim_id: uuid.UUID, **submitted: Any) -> Claim:
-        return cls._create(cls.Submitted, id=claim_id, **submitted)
+        """The claim as filed; its first event is timed at ``filed_at``, the instant the intake's clock gave."""
+        return cls._create(cls.Submitted, id=claim_id, timestamp=submitted["filed_at"], **submitted)
 
-    def decide(self, decision: Decision, decided_by: str) -> None:
+    def decide(self, decision: Decision, decided_by: str, at: datetime | None = None) -> None:
+        """Record the decision, timed ``at`` the decider's clock (the library's clock when not given)."""
         if self.decision is not None:
             raise ClaimAlreadyDecided(f"claim {self.id} is already decided")
-        self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by)
+        self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by, timestamp=at)
 
-    def await_declaration(self, awaited: AwaitedDeclaration) -> None:
+    def await_declaration(self, awaited: AwaitedDeclaration, at: datetime | None = None) -> None:
         if self.decision is not None or self.awaiting is not None:
             raise DomainError(f"claim {self.id} is decided or already waiting")
         self.trigger_event(
             self.AwaitingDeclaration,
-            affiliation_number=awaited.affiliation_number, month=awaited.month, due=awaited.due,
+            affiliation_number=awaited.affiliation_number, month=awaited.month, due=awaited.due, timestamp=at,
         )  # fmt: skip
 
-    def record_wait_expired(self, observed_on: date) -> None:
+    def record_wait_expired(self, observed_on: date, at: datetime | None = None) -> None:
         if self.awaiting is None or observed_on <= self.awaiting.due:
             raise DomainError(f"claim {self.id} has no wait that expired by {observed_on.isoformat()}")
-        self.trigger_event(self.DeclarationWaitExpired, month=self.awaiting.month, observed_on=observed_on)
+        self.trigger_event(
+            self.DeclarationWaitExpired, month=self.awaiting.month, observed_on=observed_on, timestamp=at
+        )
 
-    def return_to_work(self, returned: ReturnToWork, declared_by: str) -> None:
+    def return_to_work(self, returned: ReturnToWork, declared_by: str, at: datetime | None = None) -> None:
         if self.decision is None or self.decision.situation != VALABLE:
             raise InvalidReturnToWork("only a valid claim has a benefit to end")
         if self.returned is not None:
@@ -156,7 +160,7 @@ class Claim(Aggregate):
         self.trigger_event(
             self.ReturnedToWork, return_date=returned.return_date, declared_on=returned.declared_on,
             months_due=returned.months_due, benefit_end=returned.benefit_end, late_notice=returned.late_notice,
-            declared_by=declared_by,
+            declared_by=declared_by, timestamp=at,
         )  # fmt: skip
 
     @property

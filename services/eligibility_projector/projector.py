@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -40,7 +40,7 @@ class EligibilityProjector:
     def __init__(self, app: ClaimsApplication, codec: AvroCodec, clock: Clock) -> None:
         self.app = app
         self.codec = codec
-        self.clock = clock  # read by the sweep alone: a decision reads the instants in the log
+        self.clock = clock  # times the events a settlement records, and gives the sweep its today
 
     def consumer(self, settings: Settings, name: str = CONSUMER_NAME) -> TrackedConsumer:
         return TrackedConsumer(settings, name, [CLAIM_EVENTS_TOPIC], self.handle, poison=(AvroDecodeError,),
@@ -52,7 +52,8 @@ class EligibilityProjector:
         ids = {"claim_id": str(event["claim_id"]), "event_id": str(event["event_id"])}
         if name == "ClaimSubmitted":
             claim = self.app.advance(
-                event["claim_id"], lambda claim: self.settle(claim, self.history(conn, claim))
+                event["claim_id"],
+                lambda claim: self.settle(claim, self.history(conn, claim), self.clock.now()),
             )
             self._log_settled(claim)
         else:
@@ -75,7 +76,7 @@ class EligibilityProjector:
         changed = []
         for claim, history in zip(unsettled, histories, strict=True):
             version = claim.version
-            self.settle(claim, history)
+            self.settle(claim, history, self.clock.now())
             if claim.version != version:
                 changed.append(claim)
         self.app.save(*changed)
@@ -100,10 +101,12 @@ class EligibilityProjector:
         return contribution_history(conn, claim.immatriculation, claim.job_loss_date)
 
     @staticmethod
-    def settle(claim: Claim, history: list[MonthlyDeclaration], today: date | None = None) -> None:
-        """Decide the claim from the insured's ``history``, or wait for a declaration still coming.
-        ``today`` is the sweep's observation of the clock; without it (a submission being handled) a wait
-        never expires."""
+    def settle(
+        claim: Claim, history: list[MonthlyDeclaration], now: datetime, today: date | None = None
+    ) -> None:
+        """Decide the claim from the insured's ``history``, or wait for a declaration still coming; what it
+        records is timed ``now``. ``today`` is the sweep's observation of the clock; without it (a submission
+        being handled) a wait never expires. The decision itself reads only the log's instants."""
         if claim.decision is not None:
             return
 
@@ -116,14 +119,14 @@ class EligibilityProjector:
             awaited = awaited_declaration(claim.affiliation_number, claim.job_loss_date, filed_on,
                                           declared_by(claim.affiliation_number), ruleset_for(claim.job_loss_date))  # fmt: skip
             if awaited is not None:
-                claim.await_declaration(awaited)
+                claim.await_declaration(awaited, now)
                 return
         elif awaiting.month not in declared_by(awaiting.affiliation_number):
             if today is None or today <= awaiting.due:
                 return
-            claim.record_wait_expired(today)
+            claim.record_wait_expired(today, now)
         facts = ClaimFacts(job_loss_date=claim.job_loss_date, filed_on=filed_on, motif_code=claim.motif_code)
-        claim.decide(decide(facts, history), decided_by=CONSUMER_NAME)
+        claim.decide(decide(facts, history), decided_by=CONSUMER_NAME, at=now)
 
     def sweep(self, conn: psycopg.Connection[Any], today: date) -> int:
         """Settle the waiting claims whose declaration arrived or whose wait expired; return how many."""
@@ -134,7 +137,7 @@ class EligibilityProjector:
         settled = 0
         for (claim_id,) in waiting:
             claim = self.app.advance(
-                claim_id, lambda claim: self.settle(claim, self.history(conn, claim), today)
+                claim_id, lambda claim: self.settle(claim, self.history(conn, claim), self.clock.now(), today)
             )
             if claim.decision is not None:
                 settled += 1

@@ -17,7 +17,7 @@ from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
-from tests.conftest import TODAY, declare, random_digits, wait_for
+from tests.conftest import CLOCK, TODAY, declare, random_digits, wait_for
 from tests.integration.audit_helpers import run_cli, wait_projected
 from tests.integration.conftest import Pipeline
 
@@ -55,7 +55,9 @@ def lived(
         assert response.status_code == 201, response.text
         claim_id = uuid.UUID(response.json()["claim_id"])
         wait_projected(conn, [claim_id])
-        claims_app.record_return_to_work(claim_id, loss + timedelta(days=45), TODAY, "cnss-agent-7")
+        claims_app.record_return_to_work(
+            claim_id, loss + timedelta(days=45), TODAY, "cnss-agent-7", CLOCK.now()
+        )
         wait_projected(conn, [claim_id])
         assert run_cli(settings, "audit", "seal").exit_code == 0
         return {

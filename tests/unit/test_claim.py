@@ -81,3 +81,18 @@ def test_the_insured_record_has_one_stream_per_insured_and_lists_claims() -> Non
     record.open_claim(first)
     record.open_claim(second)
     assert record.claim_ids == [first, second] and record.last_claim_id == second
+
+
+def test_a_claims_events_are_timed_by_the_clock_that_filed_and_decided_it() -> None:
+    """Not the library's wall clock: a system living on another day (tests, a rehearsal) dates its
+    situations on that day, and the situation date an employer reads is the decider's."""
+    from services.eligibility_projector.projector import EligibilityProjector
+
+    claim = a_claim()
+    assert claim.created_on == datetime(2026, 3, 12, 9, tzinfo=UTC)  # its filed_at
+    history = [MonthlyDeclaration("1234567", m, 26, Decimal("4000")) for m in months_before(LOSS, 36)]
+    decided_at = datetime(2026, 3, 12, 9, 0, 2, tzinfo=UTC)
+    EligibilityProjector.settle(claim, history, decided_at)
+    assert claim.situation == "Valable"
+    assert [e.timestamp for e in claim.collect_events()] == [claim.created_on, decided_at]
+    assert claim.modified_on == decided_at

@@ -81,7 +81,7 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
         raise ApiError(422, "invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
                        "تاريخ استئناف العمل غير مقروء (YYYY-MM-DD).", "return_date")  # fmt: skip
     try:
-        claim = store.record_return_to_work(found, returned_on, clock.today(), caller.username)
+        claim = store.record_return_to_work(found, returned_on, clock.today(), caller.username, clock.now())
     except InvalidReturnToWork as exc:
         raise ApiError(422, "invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
