@@ -17,10 +17,11 @@ from pathlib import Path
 from tests.chaos.scenario import Plan, run
 
 # Per broker: service kills, broker restarts, Postgres restarts, leader kills, coordinator kills,
-# rolling restarts, wipes, seconds the load is paced over (faults on a cluster wait for it to be whole).
+# rolling restarts, wipes, seconds the load is paced over. Faults on a cluster wait for it to be whole
+# again (about 25 s each, 80 s for a rolling restart): they strike in the first 60 % of a longer load.
 DEFAULTS = {
     "embedded": (3, 3, 2, 0, 0, 0, 0, 120.0),
-    "apache": (0, 0, 0, 2, 1, 1, 1, 240.0),
+    "apache": (0, 0, 0, 2, 1, 1, 1, 300.0),
 }
 
 
@@ -55,7 +56,8 @@ def main() -> int:
     plan = Plan(seed, args.claims, values["kills"], values["broker_restarts"], values["postgres_restarts"],
                 load_seconds=values["seconds"], broker=broker, brokers=brokers,
                 leader_kills=values["leader_kills"], coordinator_kills=values["coordinator_kills"],
-                rolling_restarts=values["rolling_restarts"], wipes=values["wipes"])  # fmt: skip
+                rolling_restarts=values["rolling_restarts"], wipes=values["wipes"],
+                fault_window=0.6 if broker == "apache" else 0.9)  # fmt: skip
     command = f"make chaos BROKER={broker} SEED={seed} CLAIMS={plan.claims}"
     print(
         f"chaos: seed {seed}, {plan.claims} claims, broker {broker} x{brokers} (repeat: {command})",

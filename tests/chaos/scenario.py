@@ -51,6 +51,7 @@ class Plan:
     rolling_restarts: int = 0  # SIGTERM every node in turn, each back in sync before the next (apache)
     wipes: int = 0  # stop a node, delete its partitions, start it (apache)
     max_pause: float = 60.0  # on apache, decisions must flow again within this after each fault
+    fault_window: float = 0.9  # faults strike before this share of the claims is accepted
 
 
 @dataclass
@@ -192,7 +193,7 @@ def _fault_schedule(plan: Plan, services: list[str], rng: random.Random) -> list
     faults += ["kill coordinator"] * plan.coordinator_kills + ["rolling restart"] * plan.rolling_restarts
     faults += [f"wipe node {rng.randint(1, plan.brokers)}" for _ in range(plan.wipes)]
     rng.shuffle(faults)
-    marks = sorted(rng.randrange(plan.claims // 20, plan.claims * 9 // 10) for _ in faults)
+    marks = sorted(rng.randrange(plan.claims // 20, int(plan.claims * plan.fault_window)) for _ in faults)
     return list(zip(marks, faults, strict=True))
 
 
