@@ -76,10 +76,13 @@ clean:
 	rm -rf $(VENV) .ipe .pytest_cache .ruff_cache .mypy_cache *.egg-info
 
 # The fault-injection suite (tests/chaos): thousands of claims while services, broker and Postgres die.
-# Repeat a run with `make chaos SEED=1234`; CLAIMS=… changes the load.
+# On three Apache Kafka nodes when a JDK is here (leaders killed, rolling restart, a wiped node), else on
+# the embedded broker; BROKER=embedded|apache chooses. Repeat a run with `make chaos SEED=1234`;
+# CLAIMS=… changes the load.
 .PHONY: chaos
 chaos: install
-	$(BIN)/python -m tests.chaos $(if $(SEED),--seed $(SEED)) $(if $(CLAIMS),--claims $(CLAIMS))
+	$(BIN)/python -m tests.chaos $(if $(SEED),--seed $(SEED)) $(if $(CLAIMS),--claims $(CLAIMS)) \
+		$(if $(BROKER),--broker $(BROKER))
 
 # Benchmarks (docs/scaling.md): its own Postgres and broker; writes bench/results.json and bench/RESULTS.md.
 # The defaults are the issue's sizes (about 5 minutes on 2 cores); smaller: make bench BENCH_ARGS="--insured

@@ -35,6 +35,8 @@ logger.state.level = WARN
 """
 # Loopback only, never production: a group forms at once (the 3 s default waits for more members), and
 # the short session timeouts of Settings.kafka_fast_groups are accepted (the broker's floor is 6 s).
+# What a wipe keeps: the node's identity and the KRaft metadata log (KafkaNode.wipe_data).
+KEPT_ON_WIPE = ("meta.properties", "__cluster_metadata-0")
 LOCAL_GROUP_SETTINGS = {
     "group.initial.rebalance.delay.ms": "0",
     "group.min.session.timeout.ms": "1000",
@@ -96,6 +98,19 @@ class KafkaNode:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def wipe_data(self) -> None:
+        """Delete the broker's partitions (a data disk replaced), the node being stopped: it rejoins empty
+        and copies every replica back from the leaders before it is in sync again. ``meta.properties``
+        (cluster, node and directory ids) and the controller's metadata log stay: with a static voter
+        set, a voter that lost its log may vote twice in one epoch and elect a leader without committed
+        metadata (KIP-853), so a lost metadata disk needs kraft.version 1 and remove/add-controller."""
+        import shutil
+
+        for path in self.data_dir.iterdir():
+            if path.name in KEPT_ON_WIPE:
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def properties(self, voters: str, size: int) -> dict[str, str]:
         return (
@@ -272,3 +287,44 @@ class KafkaCluster:
              "pid": n.process.pid if n.running and n.process else None}
             for n in self.nodes
         ]  # fmt: skip
+
+    # --- what faults are aimed at (the chaos suite): leaders, coordinators, replicas in sync ---
+
+    def _admin(self) -> Any:
+        from kafka import KafkaAdminClient
+
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> node id of its leader (-1 while it has none)."""
+        admin = self._admin()
+        try:
+            partitions = admin.describe_topics([topic])[0]["partitions"]
+        finally:
+            admin.close()
+        return {int(p["partition_index"]): int(p["leader_id"]) for p in partitions}
+
+    def coordinator(self, group: str) -> int:
+        """The node coordinating a consumer group (FindCoordinator; kafka-python has no public call)."""
+        admin = self._admin()
+        try:
+            return int(admin._manager.run(admin._find_coordinator_id, group))
+        finally:
+            admin.close()
+
+    def under_replicated(self) -> list[str]:
+        """``topic/partition`` of every partition whose in-sync replicas are fewer than its replicas."""
+        admin = self._admin()
+        try:
+            topics = admin.describe_topics()
+        finally:
+            admin.close()
+        return [f"{t['name']}/{p['partition_index']}" for t in topics for p in t["partitions"]
+                if len(p["isr_nodes"]) < len(p["replica_nodes"])]  # fmt: skip
+
+    def wipe(self, node_id: int, timeout: float = 120.0) -> None:
+        """Stop a node, delete its partitions and start it again (KafkaNode.wipe_data)."""
+        self.stop_node(node_id)
+        self.node(node_id).wipe_data()
+        self.start_node(node_id)
+        self.wait_ready(timeout)

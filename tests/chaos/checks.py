@@ -24,6 +24,7 @@ class Tally:
     rows: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pauses: list[str] = field(default_factory=list)  # the pause table (tests/chaos/pauses.py)
 
     @property
     def ok(self) -> bool:
@@ -35,6 +36,7 @@ class Tally:
         lines += [f"{name:<{width}}  {value:>9}" for name, value in self.rows]
         lines.append("-" * (width + 12))
         lines += [f"note: {note}" for note in self.notes]
+        lines += ["", *self.pauses, ""] if self.pauses else []
         lines += [f"PROBLEM: {problem}" for problem in self.problems] or [
             "verdict: nothing lost, nothing duplicated"
         ]
@@ -143,6 +145,8 @@ def tally(system: ChaosSystem, load: Load, faults: Faults, plan: Plan, deadline:
         ("relay re-publications from the store", str(system.log_count('"relay.republish"'))),
         ("consumer partitions started over", str(system.log_count('"consumer.log_replaced"'))),
     ]  # fmt: skip
+    if plan.broker == "apache":
+        result.rows += _replicated(system, result, lost)
     accepted = len(ids)
     for name in ("store_claims", "store_decided", "read_model_decided", "deposited", "decision_notified"):
         if counts[name] != accepted:
@@ -163,3 +167,22 @@ def tally(system: ChaosSystem, load: Load, faults: Faults, plan: Plan, deadline:
     if dead:
         result.problems.append(f"{dead} dead letters")
     return result
+
+
+def _replicated(system: ChaosSystem, result: Tally, lost: int) -> list[tuple[str, str]]:
+    """On a replicated cluster nothing is lost with a node: no ingress message, no log to start over
+    (a consumer position beyond what the broker holds), no topic to re-publish; elections stay clean."""
+    from tests.chaos.kafka_faults import KafkaFaults
+
+    unclean, min_isr = KafkaFaults.of(system).unclean_election_and_min_isr()
+    if unclean != "false":
+        result.problems.append(f"unclean.leader.election.enable = {unclean} on ipe.claim-events")
+    if lost:
+        result.problems.append(f"{lost} ingress messages acknowledged by a replicated cluster were lost")
+    for what, needle in (("consumer positions beyond the log", "consumer.log_replaced"),
+                         ("relay re-publications", "relay.republish")):  # fmt: skip
+        if system.log_count(f'"{needle}"'):
+            result.problems.append(f"{what} on a replicated cluster: it lost a log")
+    return [("brokers (Apache Kafka nodes)", str(len(system.status()["brokers"]))),
+            ("unclean.leader.election.enable (ipe.claim-events)", unclean),
+            ("min.insync.replicas (ipe.claim-events)", min_isr)]  # fmt: skip

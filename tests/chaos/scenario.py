@@ -1,5 +1,9 @@
 """The chaos scenario: a load of claims over HTTP while services, the broker and Postgres are killed.
 
+On the embedded broker a broker restart loses the whole log (the relay re-publishes from the store);
+on a three-node Apache Kafka cluster the faults are the cluster's: SIGKILL the leader of a claim-events
+partition or the projector group's coordinator, restart every node in turn, wipe one node's partitions.
+
 Everything random comes from one ``random.Random(seed)``: the insured, their histories, the motifs, the
 order of the faults and the progress (claims accepted so far) at which each one strikes. Thread timing
 still varies from run to run; what is checked does not depend on it.
@@ -22,6 +26,8 @@ import httpx
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.settings import Settings
 from tests.chaos.checks import Tally, tally
+from tests.chaos.kafka_faults import KafkaFaults
+from tests.chaos.pauses import DecisionWatch, Strike, baseline, pauses, table
 from tests.chaos.system import ChaosSystem
 
 USERNAME, PASSWORD = "chaos-employer", "chaos-pass-2026"
@@ -39,6 +45,14 @@ class Plan:
     settle_timeout: float = 300.0
     load_seconds: float = 60.0  # the load is paced over this long, so the faults strike while it runs
     kafka_every: int = 10  # every n-th claim goes through the Kafka ingress instead of HTTP
+    broker: str = "embedded"  # or "apache": a cluster of `brokers` nodes
+    brokers: int = 1
+    leader_kills: int = 0  # SIGKILL the leader of an ipe.claim-events partition (apache)
+    coordinator_kills: int = 0  # SIGKILL the projector group's coordinator (apache)
+    rolling_restarts: int = 0  # SIGTERM every node in turn, each back in sync before the next (apache)
+    wipes: int = 0  # stop a node, delete its partitions, start it (apache)
+    max_pause: float = 60.0  # on apache, decisions must flow again within this after each fault
+    fault_window: float = 0.9  # faults strike before this share of the claims is accepted
 
 
 @dataclass
@@ -57,6 +71,7 @@ class Load:
 class Faults:
     done: Counter[str] = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
+    strikes: list[Strike] = field(default_factory=list)
 
 
 def _claims_and_declarations(
@@ -175,35 +190,68 @@ def _fault_schedule(plan: Plan, services: list[str], rng: random.Random) -> list
     """(claims accepted before it strikes, fault), in the seed's order, spread over the load."""
     faults = [f"kill {name}" for name in services for _ in range(plan.kills_per_service)]
     faults += ["restart broker"] * plan.broker_restarts + ["restart postgres"] * plan.postgres_restarts
+    faults += [f"kill leader {rng.randrange(12)}" for _ in range(plan.leader_kills)]
+    faults += ["kill coordinator"] * plan.coordinator_kills + ["rolling restart"] * plan.rolling_restarts
+    faults += [f"wipe node {rng.randint(1, plan.brokers)}" for _ in range(plan.wipes)]
     rng.shuffle(faults)
-    marks = sorted(rng.randrange(plan.claims // 20, plan.claims * 9 // 10) for _ in faults)
+    marks = sorted(rng.randrange(plan.claims // 20, int(plan.claims * plan.fault_window)) for _ in faults)
     return list(zip(marks, faults, strict=True))
 
 
 def _inflict(system: ChaosSystem, schedule: list[tuple[int, str]], load: Load, faults: Faults,
              stop: threading.Event) -> None:  # fmt: skip
-    for mark, fault in schedule:
-        while len(load.accepted) + len(load.published) < mark:
+    kafka = KafkaFaults.of(system) if system.broker == "apache" else None
+
+    def mark(label: str) -> None:
+        faults.strikes.append(Strike(label, time.monotonic(), len(load.accepted) + len(load.published)))
+
+    for at, fault in schedule:
+        while len(load.accepted) + len(load.published) < at:
             if stop.wait(0.05):
                 return
-        started = time.monotonic()
+        started, struck = time.monotonic(), len(faults.strikes)
         if fault == "restart broker":
+            mark("SIGKILL the embedded broker (it comes back empty)")
             system.kill_broker()
         elif fault == "restart postgres":
+            mark("Postgres stopped (immediate), restarted")
             system.crash_postgres()
+        elif fault.startswith("kill leader "):
+            assert kafka is not None
+            kafka.kill_leader(int(fault.rsplit(" ", 1)[1]), mark)
+        elif fault == "kill coordinator":
+            assert kafka is not None
+            kafka.kill_coordinator(mark)
+        elif fault == "rolling restart":
+            assert kafka is not None
+            kafka.rolling_restart(mark, lambda: _in_sync(kafka, faults))
+        elif fault.startswith("wipe node "):
+            assert kafka is not None
+            kafka.wipe(int(fault.rsplit(" ", 1)[1]), mark)
         else:
+            mark(f"SIGKILL {fault.removeprefix('kill ')}")
             system.kill_service(fault.removeprefix("kill "))
-        faults.done[fault] += 1
+        if kafka is not None and faults.strikes[-1].in_sync_after is None:
+            _in_sync(kafka, faults)
+        faults.done[fault.rsplit(" ", 1)[0] if fault[-1].isdigit() else fault] += 1
         faults.log.append(
-            f"{len(load.accepted) + len(load.published):>6} accepted: {fault} ({time.monotonic() - started:.1f}s)"
+            f"{faults.strikes[struck].accepted:>6} accepted: {fault} ({time.monotonic() - started:.1f}s)"
         )
+
+
+def _in_sync(kafka: KafkaFaults, faults: Faults) -> None:
+    """The next fault waits for a whole cluster: one node down and another killed is a lost quorum,
+    not an election (and min.insync.replicas=2 would rightly stop the writes)."""
+    kafka.wait_in_sync()
+    strike = faults.strikes[-1]
+    strike.in_sync_after = time.monotonic() - strike.at
 
 
 def run(plan: Plan, home: Path, report: list[str] | None = None) -> Tally:
     """Start a system, load it under faults, wait for it to settle, and count."""
     rng = random.Random(plan.seed)
     claims, rows = _claims_and_declarations(plan, rng)
-    system = ChaosSystem.start(home)
+    system = ChaosSystem.start(home, broker=plan.broker, brokers=plan.brokers)
     try:
         system.load_declarations(home / "declarations.csv", rows)
         system.create_employer(USERNAME, PASSWORD, sorted({str(c["affiliation_number"]) for c in claims}))
@@ -226,6 +274,8 @@ def run(plan: Plan, home: Path, report: list[str] | None = None) -> Tally:
         workers = [threading.Thread(target=_submit, args=(system, token, jobs, load, pace, deadline))
                    for _ in range(plan.workers)]  # fmt: skip
         workers.append(threading.Thread(target=_publish, args=(system, kafka_jobs, load, pace, deadline)))
+        watch = DecisionWatch(system.database_url)
+        watch.start()
         started = time.monotonic()
         for thread in [injector, *workers]:
             thread.start()
@@ -235,9 +285,22 @@ def run(plan: Plan, home: Path, report: list[str] | None = None) -> Tally:
         stop.set()
         injector.join()
         result = tally(system, load, faults, plan, deadline)
+        watch.stop()
+        _pause_table(result, plan, faults, watch.seen, started)
         result.notes.append(f"load of {plan.claims} claims took {load_seconds:.0f}s; seed {plan.seed}")
         if report is not None:
             report.extend(faults.log)
         return result
     finally:
         system.stop()
+
+
+def _pause_table(result: Tally, plan: Plan, faults: Faults, seen: list[float], started: float) -> None:
+    """The pause after each fault, into the result; on a replicated cluster a long one is a problem."""
+    rows = pauses(faults.strikes, seen)
+    result.pauses = table(rows, started, baseline(faults.strikes, seen))
+    if plan.broker != "apache":
+        return
+    for row in rows:
+        if row.longest is not None and row.longest > plan.max_pause:
+            result.problems.append(f"decisions stopped {row.longest:.0f}s after: {row.strike.label}")

@@ -40,8 +40,13 @@ class ChaosSystem:
     home: Path
     env: dict[str, str]
 
+    broker: str = "embedded"
+
     @classmethod
-    def start(cls, home: Path, extra_env: dict[str, str] | None = None) -> ChaosSystem:
+    def start(
+        cls, home: Path, extra_env: dict[str, str] | None = None, broker: str = "embedded", brokers: int = 1
+    ) -> ChaosSystem:
+        """``broker``: ``embedded`` (memory only, comes back empty) or ``apache`` (``brokers`` nodes)."""
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
         env |= {
             "IPE_HOME": str(home),
@@ -50,8 +55,8 @@ class ChaosSystem:
             "IPE_KAFKA_PORT": str(free_port()),
             "IPE_RATE_LIMIT_PER_MINUTE": "1000000",  # the load is one account: measure faults, not quotas
         } | (extra_env or {})
-        system = cls(home, env)
-        up = system.ipe("up", "--detach")
+        system = cls(home, env, broker)
+        up = system.ipe("up", "--detach", "--broker", broker, "--brokers", str(brokers))
         if up.returncode != 0:
             raise RuntimeError(f"ipe up failed: {up.stdout}{up.stderr}")
         return system
@@ -75,6 +80,7 @@ class ChaosSystem:
         self.ipe("down")
         pids = [state["supervisor_pid"], state["postgres"]["pid"], state["broker"]["pid"]]
         pids += [service["pid"] for service in state["services"].values()]
+        pids += [node["pid"] for node in state.get("brokers", [])]
         for pid in pids:  # only what this system started, by pid
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from ipe_claims.infra.kafka_cluster import KafkaCluster
+from ipe_claims.infra.kafka_cluster import KafkaCluster, KafkaNode
 from ipe_claims.infra.kafka_jars import fetch, toolchain
 from tests.conftest import wait_for
 
@@ -77,3 +77,40 @@ def test_a_killed_leader_loses_no_acknowledged_record_and_rejoins_with_its_data(
         consumer.close()
     assert read == sent  # all of them, once each, in order
     assert all(b["state"] == "running" for b in cluster.brokers())
+
+
+def test_a_wiped_node_rejoins_with_its_identity_and_copies_its_replicas_back(cluster: KafkaCluster) -> None:
+    topic = f"t-{uuid.uuid4()}"
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 2, -1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap_servers, acks="all", enable_idempotence=True,
+                             retries=50, allow_auto_create_topics=False)  # fmt: skip
+    for n in range(300):
+        producer.send(topic, f"{n}".encode())
+    producer.flush()
+    leaders = wait_for(lambda: cluster.leaders(topic) if -1 not in cluster.leaders(topic).values() else None,
+                       what="leaders")  # fmt: skip
+    node = cluster.node(leaders[0])
+    identity = (node.data_dir / "meta.properties").read_text()
+    cluster.wipe(node.node_id)
+    assert (node.data_dir / "meta.properties").read_text() == identity  # same cluster, node, directory
+    wait_for(lambda: not cluster.under_replicated() or None, timeout=60, what="replicas in sync")
+    producer.close()
+
+    def size(n: KafkaNode) -> int:
+        return sum(f.stat().st_size for f in n.data_dir.glob(f"{topic}-*/*.log"))
+
+    assert size(node) > 0 and {size(n) for n in cluster.nodes} == {size(node)}  # every replica copied back
+
+
+def test_a_group_coordinator_is_one_of_the_nodes(cluster: KafkaCluster) -> None:
+    from kafka.errors import CoordinatorNotAvailableError
+
+    def coordinator() -> int | None:
+        try:  # the first FindCoordinator makes the cluster create __consumer_offsets
+            return cluster.coordinator("any-group")
+        except CoordinatorNotAvailableError:
+            return None
+
+    assert wait_for(coordinator, what="a coordinator") in {n.node_id for n in cluster.nodes}
