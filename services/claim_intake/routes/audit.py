@@ -5,9 +5,10 @@ event's type and time (the payloads carry the rules' figures and other accounts'
 gets 404, as for the claim itself.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import WithJsonSchema
 
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
 from ipe_claims.audit.history import claim_history
@@ -15,6 +16,9 @@ from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Caller, Db, DecimalJSONResponse, Store, parse_uuid, request_id
 
 router = APIRouter()
+# A date the period's own check reads (its bilingual 400 ``invalid_period``), declared as one in the OpenAPI.
+DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+Day = Annotated[DateText | None, Query(description="YYYY-MM-DD (filing date)")]
 
 
 @router.get("/api/v1/claims/{claim_id}/events", responses=errors.AUTHENTICATED | errors.documented(404))
@@ -48,7 +52,7 @@ def _shown(history: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/reports/overview", responses=errors.AUTHENTICATED)
 def report_overview(
-    caller: Caller, conn: Db, date_from: str | None = None, date_to: str | None = None
+    caller: Caller, conn: Db, date_from: Day = None, date_to: Day = None
 ) -> DecimalJSONResponse:
     """The analysts' key tables (from the `analytics` views only: no personal data)."""
     if caller.role not in ("analyst", "auditor", "admin"):

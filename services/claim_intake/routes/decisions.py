@@ -1,9 +1,9 @@
 """A claim's decision explained, and the return to work that ends its benefit early."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ipe_claims import intake
 from ipe_claims.domain.claim import Claim
@@ -62,8 +62,9 @@ def decision(claim_id: str, caller: Caller, conn: Db, store: Store, request: Req
 
 
 class ReturnToWorkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    return_date: StrictStr
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"return_date": "2027-01-04"}]})
+    return_date: Annotated[StrictStr, Field(description="Date de reprise d'activité, YYYY-MM-DD.",
+                                            json_schema_extra={"format": "date"})]  # fmt: skip
 
 
 @router.post("/{claim_id}/return-to-work")
