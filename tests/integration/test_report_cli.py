@@ -69,7 +69,7 @@ def test_report_prints_the_tables_and_writes_html_with_charts(
     printed = ipe(settings, "report", "--from", today, "--to", today, "--html", str(html))
     assert printed.returncode == 0, printed.stdout + printed.stderr
     words = printed.stdout.split()  # at 80 columns (no terminal) the rule's name wraps in its cell
-    assert {"Jours", "déclarés", "insuffisants", "rejetées", "Règle"} <= set(words)
+    assert {"Jours", "déclarés", "insuffisants", "demandes", "Règle"} <= set(words)
     assert "insufficient_days_36" not in printed.stdout and "rejected" not in printed.stdout
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") == 2 and "Jours déclarés insuffisants sur 36 mois" in page
