@@ -51,7 +51,7 @@ def blocks() -> Iterator[Block]:
 
 def test_every_sh_block_runs_or_says_why_not() -> None:
     found = list(blocks())
-    assert sum(block.skip is None for block in found) >= 5, [str(b) for b in found]
+    assert sum(block.skip is None for block in found) >= 4, [str(b) for b in found]
     assert all(block.skip is None or len(block.skip) > 20 for block in found)
 
 
