@@ -89,6 +89,11 @@ def _wait_healthy(home: Path, timeout: float, supervisor_pid: int) -> dict[str, 
     raise typer.Exit(1)
 
 
+def activation_script() -> Path:
+    """The virtual environment's activate script, the one line a new terminal needs for `ipe` (README.md)."""
+    return Path(sys.prefix) / "bin" / "activate"
+
+
 def _print_welcome(state: dict[str, object]) -> None:
     from ipe_claims.demo import DEMO_AUDITOR, DEMO_EMPLOYER, INSURED
 
@@ -101,6 +106,8 @@ def _print_welcome(state: dict[str, object]) -> None:
         f"  Demo employer {DEMO_EMPLOYER[0]} / {DEMO_EMPLOYER[1]}   auditor {DEMO_AUDITOR[0]} / {DEMO_AUDITOR[1]}"
     )
     console.print("  Demo insured  " + ", ".join(f"{p.immatriculation} ({p.story})" for p in INSURED[:3]))
+    console.print("In another terminal, put `ipe` on the PATH first (once per terminal):")
+    console.print(f"  source {activation_script()}")
     console.print("Try (see README.md):")
     console.print(
         f"  TOKEN=$(curl -s {url}/api/v1/auth/token -H 'content-type: application/json' "
@@ -217,8 +224,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
                 for n, s in (state or {}).get("services", {}).items()
             },
         }
-    if as_json:  # for tools: the full database_url, as the owner-only state file holds it
-        print(json.dumps(state, indent=2))
+    if as_json:  # for tools: the full database_url, as the owner-only state file holds it; the system's today
+        print(json.dumps({**state, "today": Settings.from_env().clock().today().isoformat()}, indent=2))
         return
     console.print(
         f"phase: {state['phase']}   http: {state.get('http_url')}   kafka: {state.get('kafka_bootstrap_servers')}"

@@ -12,46 +12,31 @@ from rich.console import Console
 from rich.table import Table
 
 from ipe_claims.adapters.affiliations import AffiliationFileError, load_affiliations, read_affiliations
+from ipe_claims.analytics.html_report import render_html
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
-from ipe_claims.templating import html_environment
+from ipe_claims.analytics.wording import HEADINGS, TABLES, TEXT_COLUMNS, cell
 
-console = Console(soft_wrap=True)
+console = Console()  # tables wrap their cells to the terminal's width (80 columns included)
 affiliations_app = typer.Typer(help="Affiliations reference data.", no_args_is_help=True)
-COLORS = {"Valable": "#393", "Rejeté": "#c33", "En cours": "#999"}
-SECTIONS = [("Motifs de perte d'emploi", "motifs"), ("Montants par mois", "amounts_per_month"),
-            ("Délais de décision (jours)", "decision_delays"), ("Par région", "by_region"),
-            ("Affiliations les plus concernées", "top_affiliations")]  # fmt: skip
+# Below 100 columns the amounts leave out their monthly sum (the mean times the claims), so 80 columns hold
+# every figure whole.
+NARROW_LEAVES_OUT = {"amounts_per_month": ("sum",)}
 
 
-def cell(row: dict[str, Any], column: str, threshold: int) -> str:
-    """A value as people read it: ``<5`` where a small cell is suppressed (docs/analytics.md)."""
-    if column in row.get("suppressed", ()):
-        return f"<{threshold}"
-    value = row[column]
-    return "" if value is None else str(value)
-
-
-def render_html(tables: dict[str, Any], period: str) -> str:
-    per_month: dict[str, dict[str, int]] = {}
-    for row in tables["claims_per_month"]:  # a suppressed count draws no bar
-        per_month.setdefault(str(row["month"])[:7], {})[row["situation"]] = row["claims"] or 0
-    months: list[dict[str, Any]] = [{"month": m, "counts": counts} for m, counts in sorted(per_month.items())]
-    tallest = max([sum(m["counts"].values()) for m in months] + [1])
-    env = html_environment(Path(__file__).parent / "analytics" / "templates")
-    return env.get_template("report.html.j2").render(
-        t=tables, period=period, months=months, scale=180 / tallest, colors=COLORS, sections=SECTIONS,
-        cell=lambda row, column: cell(row, column, tables["small_cell_threshold"]),
-    )  # fmt: skip
-
-
-def _print(title: str, rows: list[dict[str, Any]], threshold: int) -> None:
-    if not rows:
-        return
-    columns = [name for name in rows[0] if name != "suppressed"]
-    table = Table(*columns, title=title)
+def table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], threshold: int) -> Table:
+    """One overview table in French; long cells (an example reason, a name) wrap rather than run off."""
+    shown = Table(title=title, title_justify="left", expand=False)
+    for column in columns:
+        numeric = column not in TEXT_COLUMNS
+        cells = [cell(row, column, threshold) for row in rows]
+        # A figure or a month never breaks across lines (a figure's thousands separator is a space): its column
+        # is at least as wide as its longest value; headings and long texts wrap.
+        widest = max(map(len, cells), default=1) if numeric or column == "month" else None
+        shown.add_column(HEADINGS[column], justify="right" if numeric else "left", min_width=widest,
+                         overflow="fold")  # fmt: skip
     for row in rows:
-        table.add_row(*(cell(row, name, threshold) for name in columns))
-    console.print(table)
+        shown.add_row(*(cell(row, column, threshold) for column in columns))
+    return shown
 
 
 def report_command(
@@ -59,7 +44,7 @@ def report_command(
     end: Annotated[str | None, typer.Option("--to", help="Last filing date (YYYY-MM-DD).")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with charts.")] = None,
 ) -> None:
-    """The key tables of the analytics views; no personal data."""
+    """The key tables of the analytics views, in French; no personal data."""
     from ipe_claims.cli import _database_url
 
     try:
@@ -70,16 +55,19 @@ def report_command(
     with psycopg.connect(_database_url()) as conn:
         tables = overview(conn, period)
     totals, k = tables["totals"], tables["small_cell_threshold"]
-    console.print(f"{period.label()}: {cell(totals, 'claims', k)} claims, {cell(totals, 'valid', k)} valid, "
-                  f"{cell(totals, 'rejected', k)} rejected, {cell(totals, 'pending', k)} pending; "
-                  f"{cell(totals, 'total_amount', k)} DH granted. Groups of fewer than {k} claims show <{k}.",
-                  markup=False)  # fmt: skip
-    for title, name in [("Claims per month", "claims_per_month"), ("Rejection reasons", "rejection_reasons"),
-                        *SECTIONS]:  # fmt: skip
-        _print(title, tables[name], k)
+    console.print(f"Période (date de dépôt) {period.label()} : {cell(totals, 'claims', k)} demandes, "
+                  f"{cell(totals, 'valid', k)} valables, {cell(totals, 'rejected', k)} rejetées, "
+                  f"{cell(totals, 'pending', k)} en cours ; {cell(totals, 'total_amount', k)} DH accordés. "
+                  f"Les groupes de moins de {k} demandes s'affichent <{k}.", markup=False)  # fmt: skip
+    for title, name, columns in TABLES:
+        if tables[name]:
+            shown = tuple(column for column in columns if column not in NARROW_LEAVES_OUT.get(name, ()))
+            console.print(table(title, tables[name], shown if console.width < 100 else columns, k))
+        else:
+            console.print(f"{title} : aucune donnée.")
     if html:
         html.write_text(render_html(tables, period.label()), encoding="utf-8")
-        console.print(f"HTML report: {html}")
+        console.print(f"Rapport HTML : {html}")
 
 
 @affiliations_app.command("load")

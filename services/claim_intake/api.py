@@ -1,4 +1,5 @@
-"""The intake HTTP API (FastAPI; OpenAPI at /docs): the app, its lifespan and its routers.
+"""The intake HTTP API (FastAPI; OpenAPI at /docs and /redoc, their assets served by the API itself): the app,
+its lifespan and its routers.
 
 Routers are thin: authenticate (deps), validate and submit (ipe_claims.intake), read the read models.
 A new area of the API is a module in ``routes/`` and one ``include_router`` line here.
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -25,6 +27,13 @@ from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
 from services.claim_intake.submissions import Submissions
+
+DOCS_ASSETS = "/docs-assets"
+DESCRIPTION = (
+    "Intake of IPE claims (Indemnité pour Perte d'Emploi). Get a bearer token from `POST /api/v1/auth/token`, "
+    "then send it as `Authorization: Bearer <token>` (« Authorize » above). Every refusal has one body: "
+    '`{"error": {"code", "message_fr", "message_ar", "field"}}`.'
+)
 
 
 def create_app(
@@ -46,8 +55,11 @@ def create_app(
         app.state.submissions.close()
         app.state.pool.close()
 
-    app = FastAPI(title="ipe-claims intake", version="1", lifespan=lifespan,
-                  default_response_class=DecimalJSONResponse, responses=errors.ANY_ROUTE)  # fmt: skip
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline wheel, under /docs-assets: no CDN,
+    # so they work on a machine without internet (docs/api.md, OpenAPI).
+    app = FastAPIOffline(title="ipe-claims intake", version="1", lifespan=lifespan, static_url=DOCS_ASSETS,
+                         description=DESCRIPTION, default_response_class=DecimalJSONResponse,
+                         responses=errors.ANY_ROUTE)  # fmt: skip
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock or settings.clock()

@@ -15,9 +15,11 @@ from typing import Annotated, Any
 import psycopg
 import simplejson
 import structlog
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from ipe_claims.adapters.accounts import Principal, principal_for_token
@@ -56,22 +58,31 @@ async def _clock(request: Request) -> Clock:
 
 
 Db = Annotated[psycopg.Connection[Any], Depends(_db)]
+# A date read as text, so that a bad one gets the route's own bilingual refusal, declared as one in the OpenAPI.
+DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
 Now = Annotated[Clock, Depends(_clock)]
 Store = Annotated[ClaimsApplication, Depends(_store)]
 Config = Annotated[Settings, Depends(_settings)]
 
 
-def _bearer_token(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+# The OpenAPI's one security scheme ("bearer"), on every operation that needs a token. It does not refuse by
+# itself (auto_error=False): a missing or malformed header gets the API's bilingual 401 below.
+_BEARER = HTTPBearer(
+    scheme_name="bearer", bearerFormat="opaque", auto_error=False,
+    description="A token from POST /api/v1/auth/token, sent as `Authorization: Bearer <token>`.",
+)  # fmt: skip
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise errors.unauthorized()
-    return token.strip()
+    return token
 
 
-def _principal(
-    conn: Db, request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    found = principal_for_token(conn, _bearer_token(authorization))
+def _principal(conn: Db, request: Request, credentials: Credentials) -> Principal:
+    found = principal_for_token(conn, _bearer_token(credentials))
     if found is None:
         raise errors.unauthorized()
     structlog.contextvars.bind_contextvars(account=found.username)
@@ -145,11 +156,11 @@ def _count(pool: ConnectionPool[Any], limiter: limits.Limiter, username: str) ->
         return limiter.count(conn, username)
 
 
-async def _submitter(request: Request, authorization: Annotated[str | None, Header()] = None) -> Bearer:
+async def _submitter(request: Request, credentials: Credentials) -> Bearer:
     """``Employer`` for the claim submission, without a thread or a round trip when the token and the
     account's rate lease are in memory (same answers, same order: 401, 429, 403)."""
     state = request.app.state
-    token = _bearer_token(authorization)
+    token = _bearer_token(credentials)
     found = state.tokens.get(token)
     if found is None:
         found = await run_in_threadpool(_lookup, state.pool, token)

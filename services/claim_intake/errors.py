@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -13,6 +14,8 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from ipe_claims.intake import Refusal, not_found
 
@@ -166,6 +169,38 @@ def install(app: FastAPI) -> None:
         return error_response(internal_error())
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(ApiError(exc.status_code, code, str(exc.detail), str(exc.detail)))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            return error_response(method_not_allowed(allowed_methods(app, request.scope)))
+        code = {404: "not_found"}.get(exc.status_code, "http_error")
+        return error_response(
+            ApiError(exc.status_code, code, str(exc.detail), str(exc.detail), headers=exc.headers)
+        )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods the OpenAPI documents at this path (a path's GET and POST are two routes, and the
+    framework's own 405 names only the first one it met). A literal path wins over a template:
+    /api/v1/claims/preview is the preview's (POST), not a claim id. Pages outside the OpenAPI (the portal):
+    the methods their routes serve; static files: GET and HEAD."""
+    path = scope["path"]
+    documented = [(template.count("{"), operations) for template, operations in app.openapi()["paths"].items()
+                  if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)), path)]  # fmt: skip
+    if documented:
+        fewest = min(parameters for parameters, _ in documented)
+        found = {method.upper() for parameters, ops in documented if parameters == fewest for method in ops}
+        return [method for method in _METHODS if method in found]
+    routes = [route for route in app.router.routes if not isinstance(route, Mount)]
+    served = [method for method in _METHODS
+              if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)]  # fmt: skip
+    return served or ["GET", "HEAD"]
+
+
+def method_not_allowed(methods: list[str]) -> ApiError:
+    """405 with the ``Allow`` header RFC 9110 asks for."""
+    allowed = ", ".join(methods)
+    return ApiError(405, "method_not_allowed", f"Méthode non autorisée ici ; méthodes permises : {allowed}.",
+                    f"الطريقة غير مسموح بها هنا؛ الطرق المسموح بها: {allowed}.", headers={"Allow": allowed})  # fmt: skip

@@ -196,9 +196,12 @@ class Ingress:
         try:
             name, message = self.codec.decode(record.value)
         except AvroDecodeError as exc:
-            raise DeadLetter("undecodable", str(exc)) from None
+            raise DeadLetter("undecodable", "Message illisible : pas un enregistrement Avro (encodage d'objet unique) "
+                             f"d'un schéma connu ; détail technique : {exc}") from None  # fmt: skip
         if name != "ClaimSubmission":
-            raise DeadLetter("unexpected_schema", f"a {name} record is not a ClaimSubmission")
+            raise DeadLetter(
+                "unexpected_schema", f"Un enregistrement {name} n'est pas une demande (ClaimSubmission)."
+            )
         if "\x00" in message["portal"]:
             portal = None
         elif message["portal"] in accounts:
@@ -206,7 +209,7 @@ class Ingress:
         else:
             portal = accounts[message["portal"]] = enabled_account(conn, message["portal"])
         if portal is None or portal.role not in PUBLISHING_ROLES:
-            raise DeadLetter("unknown_portal", "the portal is not an enabled portal or employer account")
+            raise DeadLetter("unknown_portal", "Le portail n'est pas un compte portail ou employeur actif.")
         submission = intake.Submission(
             affiliation_number=message["affiliation_number"],
             immatriculation=message["immatriculation"],

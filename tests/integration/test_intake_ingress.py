@@ -29,6 +29,9 @@ from services.claim_intake.ingress import Ingress
 from tests.conftest import TODAY, Insured, declare, random_digits, wait_for
 
 pytestmark = pytest.mark.integration
+# The ingress's own refusals, as dlq-reason words them (the others carry the intake's French message).
+FRENCH_REASONS = {"undecodable": "Message illisible", "unknown_portal": "Le portail n'est pas",
+                  "not_found": "Introuvable", "attestation_required": "Vous devez attester"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +167,7 @@ def test_valid_duplicate_and_garbage_submissions(
         (letter,) = letters[offset]
         head = {k: bytes(v).decode() for k, v in letter.headers}
         assert head["dlq-code"] == code, head
-        assert head["dlq-reason"]
+        assert head["dlq-reason"].startswith(FRENCH_REASONS.get(code, "")), head  # in French (docs/api.md)
         assert letter.key == f"{SUBMISSIONS_TOPIC}/{partition}/{offset}".encode()
         assert letter.value == messages[offsets.index(offset)][0]  # the original bytes
     stored = conn.execute(

@@ -12,10 +12,18 @@ from fastapi import APIRouter, Query, Request
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
 from ipe_claims.audit.history import claim_history
 from services.claim_intake import access_log, errors
-from services.claim_intake.deps import Caller, Db, DecimalJSONResponse, Store, parse_uuid, request_id
-from services.claim_intake.routes.claims import DATE
+from services.claim_intake.deps import (
+    Caller,
+    DateText,
+    Db,
+    DecimalJSONResponse,
+    Store,
+    parse_uuid,
+    request_id,
+)
 
 router = APIRouter()
+Day = Annotated[DateText | None, Query(description="YYYY-MM-DD (filing date)")]
 
 
 @router.get("/api/v1/claims/{claim_id}/events", responses=errors.AUTHENTICATED | errors.documented(404))
@@ -49,10 +57,7 @@ def _shown(history: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/reports/overview", responses=errors.AUTHENTICATED)
 def report_overview(
-    caller: Caller,
-    conn: Db,
-    date_from: Annotated[str | None, Query(json_schema_extra=DATE)] = None,
-    date_to: Annotated[str | None, Query(json_schema_extra=DATE)] = None,
+    caller: Caller, conn: Db, date_from: Day = None, date_to: Day = None
 ) -> DecimalJSONResponse:
     """The analysts' key tables (from the `analytics` views only: no personal data)."""
     if caller.role not in ("analyst", "auditor", "admin"):

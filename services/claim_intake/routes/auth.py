@@ -17,7 +17,8 @@ log = structlog.get_logger()
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"username": "demo",
+                                                                               "password": "demo-ipe-2026"}]})  # fmt: skip
     username: Annotated[StrictStr, Field(max_length=150, pattern=r"^[^\x00]*$")]
     password: Annotated[StrictStr, Field(max_length=1024)]  # Argon2 of a huge input is a cheap DoS
 

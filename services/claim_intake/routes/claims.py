@@ -17,6 +17,7 @@ from services.claim_intake.deps import (
     DecimalJSONResponse,
     Employer,
     Now,
+    Store,
     Submitter,
     may_read_claim,
     parse_uuid,
@@ -30,6 +31,10 @@ CLAIM_COLUMNS = (
     "claim_id, immatriculation, cin, nom, prenoms, affiliation_number, motif_code, motif_label, "
     "job_loss_date, situation, situation_date, rejection_code, rejection_reason, monthly_amount, duration_months"
 )
+
+
+EXAMPLE_CLAIM = {"affiliation_number": "1234567", "immatriculation": "100000001", "job_loss_date": "2026-11-30",
+                 "motif_code": "licenciement_economique", "attestation": True}  # fmt: skip
 
 
 class ClaimOut(BaseModel):
@@ -60,16 +65,24 @@ class Preview(BaseModel):
     job_loss_date: date
 
 
-DATE = {"format": "date"}  # documented as a date (YYYY-MM-DD); read as text so a bad one gets our refusal
-
-
 class ClaimRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    affiliation_number: StrictStr
-    immatriculation: StrictStr
-    job_loss_date: Annotated[StrictStr, Field(json_schema_extra=DATE)]
-    motif_code: StrictStr
-    attestation: StrictBool
+    """A claim as the employer files it.
+
+    The schema says what is accepted (a date, a motif of the list, an attestation that is true), while the
+    fields stay plain strings and a boolean: a bad value then gets the intake's own bilingual refusal
+    (``invalid_date``, ``unknown_motif``, ``attestation_required``) rather than the framework's."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CLAIM]})
+    affiliation_number: Annotated[StrictStr, Field(description="One of your affiliations.")]
+    immatriculation: Annotated[StrictStr, Field(description="The insured's CNSS number.")]
+    job_loss_date: Annotated[StrictStr, Field(
+        description="Date de perte d'emploi, YYYY-MM-DD: not in the future, not before the IPE began.",
+        json_schema_extra={"format": "date"})]  # fmt: skip
+    motif_code: Annotated[StrictStr, Field(description="Motif de perte d'emploi (GET /api/v1/motifs).",
+                                           json_schema_extra={"enum": list(MOTIFS)})]  # fmt: skip
+    attestation: Annotated[StrictBool, Field(
+        description="« J'atteste l'exactitude des informations liées à la perte d'emploi déclarées ci-dessus »: "
+        "must be true.", json_schema_extra={"enum": [True]})]  # fmt: skip
 
 
 def _facts(body: ClaimRequest, caller: Any, conn: Db, today: date) -> dict[str, Any]:
@@ -108,11 +121,14 @@ async def submit(body: ClaimRequest, bearer: Submitter, request: Request,
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=errors.AUTHENTICATED | errors.documented(404))
-def get_claim(claim_id: str, caller: Caller, conn: Db, request: Request) -> DecimalJSONResponse:
-    row = conn.execute(
-        f"SELECT {CLAIM_COLUMNS} FROM claims WHERE claim_id = %s", (parse_uuid(claim_id),)
-    ).fetchone()
-    if row is None or not may_read_claim(caller, row["affiliation_number"]):
+def get_claim(claim_id: str, caller: Caller, conn: Db, store: Store, request: Request) -> DecimalJSONResponse:
+    """The claim's row; just after its 201, before the projector has written that row, the claim as the event
+    store holds it (so a client reads what it has just filed)."""
+    found = parse_uuid(claim_id)
+    row = conn.execute(f"SELECT {CLAIM_COLUMNS} FROM claims WHERE claim_id = %s", (found,)).fetchone()
+    claim = store.find_claim(found) if row is None else None
+    shown = _row(row) if row is not None else intake.claim_row(claim) if claim is not None else None
+    if shown is None or not may_read_claim(caller, shown["affiliation_number"]):
         raise errors.not_found()
-    access_log.record(conn, caller, "claim.read", [row], request_id(request))
-    return DecimalJSONResponse(_row(row))
+    access_log.record(conn, caller, "claim.read", [shown], request_id(request))
+    return DecimalJSONResponse(shown)

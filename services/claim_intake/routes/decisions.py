@@ -19,7 +19,6 @@ from services.claim_intake.deps import (
     request_id,
 )
 from services.claim_intake.errors import ApiError
-from services.claim_intake.routes.claims import DATE
 
 router = APIRouter(prefix="/api/v1/claims")
 
@@ -63,8 +62,9 @@ def decision(claim_id: str, caller: Caller, conn: Db, store: Store, request: Req
 
 
 class ReturnToWorkRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    return_date: Annotated[StrictStr, Field(json_schema_extra=DATE)]
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"return_date": "2027-01-04"}]})
+    return_date: Annotated[StrictStr, Field(description="Date de reprise d'activité, YYYY-MM-DD.",
+                                            json_schema_extra={"format": "date"})]  # fmt: skip
 
 
 @router.post("/{claim_id}/return-to-work")

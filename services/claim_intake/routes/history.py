@@ -18,7 +18,7 @@ from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
 from services.claim_intake.csv_cells import cell
-from services.claim_intake.deps import ClaimReader, Db, DecimalJSONResponse, request_id
+from services.claim_intake.deps import ClaimReader, DateText, Db, DecimalJSONResponse, request_id
 from services.claim_intake.errors import ApiError
 from services.claim_intake.routes.claims import CLAIM_COLUMNS, ClaimOut, _row
 
@@ -121,8 +121,10 @@ def list_claims(
     affiliation_number: Annotated[str | None, Query(pattern=TEXT)] = None,
     situation: Literal["En cours", "Valable", "Rejeté"] | None = None,
     immatriculation: Annotated[str | None, Query(pattern=TEXT)] = None,
-    from_: Annotated[str | None, Query(alias="from", description="filed on or after, YYYY-MM-DD")] = None,
-    to: Annotated[str | None, Query(description="filed on or before, YYYY-MM-DD")] = None,
+    from_: Annotated[
+        DateText | None, Query(alias="from", description="filed on or after, YYYY-MM-DD")
+    ] = None,
+    to: Annotated[DateText | None, Query(description="filed on or before, YYYY-MM-DD")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     accept: Annotated[str | None, Header()] = None,
