@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ BatchHandler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
 # What became of one record (TrackedConsumer._handle); an int instead means "seek there".
 HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
 UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
+PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new portal's) within this
 
 
 class _PerRecord(Exception):
@@ -36,11 +37,13 @@ class PoisonMessage(Exception):
     """A message that can never be handled: it goes to the dead letters with this reason."""
 
 
-def ensure_topics(bootstrap_servers: str, **security: str) -> list[str]:
-    """Create the topics with their final partition counts; return those created now.
+def ensure_topics(bootstrap_servers: str, topics: Collection[str] = (), **security: str) -> list[str]:
+    """Create the topics (all of TOPIC_PARTITIONS, or ``topics`` of them) with their final partition
+    counts; return those created now.
 
     Replication is the cluster's ``default.replication.factor`` (-1 asks the broker), so a topic the
-    relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``.
+    relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``;
+    a principal sees only the topics it may describe, so it asks only for those it may create.
     """
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
     try:
@@ -48,7 +51,7 @@ def ensure_topics(bootstrap_servers: str, **security: str) -> list[str]:
         missing = [
             NewTopic(name, count, -1, topic_configs=TOPIC_CONFIGS.get(name))
             for name, count in TOPIC_PARTITIONS.items()
-            if name not in existing
+            if name not in existing and (not topics or name in topics)
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -119,8 +122,12 @@ class TrackedConsumer:
         handler: Handler,
         poison: tuple[type[Exception], ...] = (PoisonMessage,),
         batch_handler: BatchHandler | None = None,
+        pattern: str | None = None,
     ) -> None:
+        """``pattern``: subscribe to every topic whose name matches it (instead of ``topics``), found
+        again at each metadata refresh."""
         self.settings = settings
+        self.pattern = pattern
         self.poison = poison
         self.name = name
         self.topics = topics
@@ -177,6 +184,7 @@ class TrackedConsumer:
             fetch_max_wait_ms=100,
             **(
                 {"max_poll_records": 200}
+                | ({"metadata_max_age_ms": PATTERN_REFRESH_MS} if self.pattern else {})
                 | self.settings.consumer_timeouts()
                 | options
                 | self.settings.kafka_options()
@@ -210,7 +218,10 @@ class TrackedConsumer:
                         consumer.seek(tp, offset)
                 log.info("consumer.assigned", consumer=consumer_ref.name, partitions=len(assigned))
 
-        consumer.subscribe(self.topics, listener=SeekToStored())
+        if self.pattern:
+            consumer.subscribe(pattern=self.pattern, listener=SeekToStored())
+        else:
+            consumer.subscribe(self.topics, listener=SeekToStored())
         while not stop.is_set():
             batch = consumer.poll(timeout_ms=200)
             if batch and self.batch_handler is not None and self._handle_batch(conn, batch):

@@ -60,7 +60,7 @@ class Relay:
         auto-creation): a new id is a new, empty log.
         """
         servers, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_options()
-        created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, **security)
+        created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, [CLAIM_EVENTS_TOPIC], **security)
         current = topic_id(servers, CLAIM_EVENTS_TOPIC, **security)
         row = conn.execute("SELECT topic_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)).fetchone()
         published_to = row[0] if row else None
