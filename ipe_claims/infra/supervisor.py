@@ -225,9 +225,7 @@ class Supervisor:
             "http_url": f"http://127.0.0.1:{self.http_port}",
             "database_url": self.env.get("DATABASE_URL"),
             "kafka_bootstrap_servers": self.env.get("KAFKA_BOOTSTRAP_SERVERS"),
-            # What the local broker enforces: SASL_PLAINTEXT (SCRAM, ACLs) or PLAINTEXT (anyone, anything).
-            "kafka_security": self.access.protocol if self.access else self.env.get("KAFKA_SECURITY_PROTOCOL",
-                                                                                     "PLAINTEXT"),  # fmt: skip
+            "kafka_security": self._kafka_security(),
             "postgres": {
                 "local": self.postgres is not None,
                 "data_dir": str(self.postgres.data_dir) if self.postgres else None,
@@ -253,6 +251,10 @@ class Supervisor:
         tmp = state_path(self.home).with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(state_path(self.home))
+
+    def _kafka_security(self) -> str:
+        """What the broker enforces: SASL_PLAINTEXT (SCRAM, ACLs) or PLAINTEXT (anyone may do anything)."""
+        return self.access.protocol if self.access else self.env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 
     def _brokers(self) -> list[dict[str, Any]]:
         if self.cluster:
