@@ -223,3 +223,11 @@ def enabled_account(conn: psycopg.Connection[Any], username: str) -> Principal |
     row = _one(conn, _PRINCIPAL + "WHERE a.username = %s AND NOT a.disabled GROUP BY a.username, a.role",
                (username,))  # fmt: skip
     return Principal(row[0], row[1], frozenset(row[2])) if row else None
+
+
+def portal_names(conn: psycopg.Connection[Any]) -> list[str]:
+    """The portal accounts whose names can name a Kafka topic (``ipe portals create`` makes only those)."""
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT username FROM accounts WHERE role = 'portal' AND username ~ '^[a-z0-9][a-z0-9_-]{0,62}$'"
+    )
+    return [row[0] for row in rows.fetchall()]

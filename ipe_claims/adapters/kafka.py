@@ -3,7 +3,6 @@ in Postgres in the same transaction as its effects (so redelivery after a crash 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -15,9 +14,20 @@ from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
-from ipe_claims.settings import TOPIC_CONFIGS, TOPIC_PARTITIONS, Settings
+from ipe_claims.settings import (
+    PORTAL_TOPIC_PARTITIONS,
+    TOPIC_CONFIGS,
+    TOPIC_PARTITIONS,
+    Settings,
+    portal_topic,
+)
 
 log = structlog.get_logger()
 
@@ -26,6 +36,9 @@ BatchHandler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
 # What became of one record (TrackedConsumer._handle); an int instead means "seek there".
 HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
 UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
+# Answers to a topic creation that leave the topic to someone else: it exists, or we may not create it.
+NOT_MINE = tuple(e.errno for e in (TopicAlreadyExistsError, TopicAuthorizationFailedError,
+                                   ClusterAuthorizationFailedError))  # fmt: skip
 PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new portal's) within this
 
 
@@ -37,28 +50,31 @@ class PoisonMessage(Exception):
     """A message that can never be handled: it goes to the dead letters with this reason."""
 
 
-def ensure_topics(bootstrap_servers: str, topics: Collection[str] = (), **security: str) -> list[str]:
-    """Create the topics (all of TOPIC_PARTITIONS, or ``topics`` of them) with their final partition
-    counts; return those created now.
+def ensure_topics(bootstrap_servers: str, portals: Collection[str] = (), **security: str) -> list[str]:
+    """Create the topics, and the ``portals``' own topics, with their final partition counts; return
+    those created now.
 
     Replication is the cluster's ``default.replication.factor`` (-1 asks the broker), so a topic the
-    relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``;
-    a principal sees only the topics it may describe, so it asks only for those it may create.
+    relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``.
+    A topic this principal may not create (ACLs: the relay may create only ipe.claim-events) is left to
+    the admin, whose cluster does not lose it.
     """
+    wanted = {name: (count, TOPIC_CONFIGS.get(name)) for name, count in TOPIC_PARTITIONS.items()}
+    wanted |= {portal_topic(portal): (PORTAL_TOPIC_PARTITIONS, None) for portal in portals}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
     try:
         existing = set(admin.list_topics())
-        missing = [
-            NewTopic(name, count, -1, topic_configs=TOPIC_CONFIGS.get(name))
-            for name, count in TOPIC_PARTITIONS.items()
-            if name not in existing and (not topics or name in topics)
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
-        return [topic.name for topic in missing]
+        missing = [NewTopic(name, count, -1, topic_configs=configs)
+                   for name, (count, configs) in wanted.items() if name not in existing]  # fmt: skip
+        if not missing:
+            return []
+        answered = admin.create_topics(missing, raise_errors=False)["topics"]
     finally:
         admin.close()
+    failed = [t for t in answered if t["error_code"] not in (0, *NOT_MINE)]
+    if failed:
+        raise KafkaError(f"creating topics failed: {failed}")
+    return [t["name"] for t in answered if t["error_code"] == 0]
 
 
 def topic_id(bootstrap_servers: str, topic: str, **security: str) -> str | None:

@@ -54,6 +54,12 @@ def load(home: Path) -> KafkaAccess | None:
     return KafkaAccess(known["passwords"], known.get("protocol", "SASL_PLAINTEXT"), known.get("ca"))
 
 
+def admin_env(home: Path) -> dict[str, str]:
+    """The admin's KAFKA_* environment for the instance in ``home``; none when it authenticates nobody."""
+    access = load(home)
+    return access.env(ADMIN_USER) if access else {}
+
+
 def load_or_create(home: Path, services: Iterable[str]) -> KafkaAccess:
     """The stored passwords, with one made for any principal that has none yet."""
     known = load(home)
