@@ -24,7 +24,6 @@ console = Console(soft_wrap=True)
 def settings() -> Settings:
     """DATABASE_URL / KAFKA_*, or those of the instance `ipe up` runs in $IPE_HOME (its admin on Kafka)."""
     from ipe_claims.cli import _database_url, _home
-
     from ipe_claims.infra.kafka_access import admin_env
 
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
