@@ -89,3 +89,28 @@ def provision(bootstrap_servers: str, access: KafkaAccess, services: Iterable[st
             identities.grant(admin, username, grants)
     finally:
         admin.close()
+
+
+def password_variable(principal: str) -> str:
+    """The variable compose passes a principal's password in: ipe-relay -> IPE_KAFKA_PASSWORD_IPE_RELAY."""
+    return "IPE_KAFKA_PASSWORD_" + principal.upper().replace("-", "_")
+
+
+def main() -> None:
+    """Compose's ``kafka-setup`` job: the topics, then every service principal's credential and ACLs,
+    as the admin (``KAFKA_SASL_*``); the principals' passwords come from ``password_variable``."""
+    from ipe_claims.adapters.kafka import ensure_topics
+    from ipe_claims.infra.supervisor import SERVICES
+    from ipe_claims.settings import Settings
+
+    settings = Settings.from_env()
+    passwords = {name: os.environ[password_variable(name)] for name in principals(SERVICES)[1:]}
+    access = KafkaAccess(passwords | {ADMIN_USER: settings.kafka_sasl_password},
+                         settings.kafka_security_protocol, settings.kafka_ssl_cafile or None)  # fmt: skip
+    created = ensure_topics(settings.kafka_bootstrap_servers, **access.options(ADMIN_USER))
+    provision(settings.kafka_bootstrap_servers, access, SERVICES)
+    print(f"topics created: {created or 'none'}; {len(passwords)} principals and their ACLs in place")
+
+
+if __name__ == "__main__":
+    main()
