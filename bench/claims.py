@@ -22,10 +22,10 @@ from bench.data import Worker, http_body, submission
 from bench.system import System, wait_until
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.adapters.kafka import make_producer
+from ipe_claims.adapters.kafka import ensure_topics, make_producer
 from ipe_claims.domain.claim import Claim
 from ipe_claims.intake import claim_id_for
-from ipe_claims.settings import SUBMISSIONS_TOPIC
+from ipe_claims.settings import portal_topic
 
 PORTAL = "bench-employer"
 PASSWORD = "bench-password-not-secret"  # a throw-away account in a throw-away database
@@ -82,6 +82,7 @@ def prepare(system: System, affiliation_numbers: list[str]) -> str:
     """The employer account the portal traffic runs as; returns a bearer token."""
     with system.connect() as conn:
         create_account(conn, PORTAL, PASSWORD, "employer", affiliation_numbers)
+    ensure_topics(system.settings.kafka_bootstrap_servers, [PORTAL])  # it publishes on its own topic
     response = httpx.post(f"http://127.0.0.1:{system.http_port}/api/v1/auth/token",
                           json={"username": PORTAL, "password": PASSWORD}, timeout=60)  # fmt: skip
     response.raise_for_status()
@@ -152,7 +153,7 @@ def _send_submissions(system: System, people: list[Worker], tag: str, rate: floa
         claim_id = claim_id_for(PORTAL, submission_id)
         watcher.expect(claim_id)
         sent[claim_id] = time.perf_counter()
-        producer.send(SUBMISSIONS_TOPIC, key=worker.immatriculation.encode(), value=value)
+        producer.send(portal_topic(PORTAL), key=worker.immatriculation.encode(), value=value)
         if rate:
             producer.flush()
     producer.flush()

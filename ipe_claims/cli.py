@@ -25,6 +25,7 @@ from ipe_claims.cli_claims import claims_app
 from ipe_claims.cli_contacts import contacts_app
 from ipe_claims.cli_ops import register as register_ops
 from ipe_claims.cli_parked import parked_app
+from ipe_claims.cli_portals import portals_app
 from ipe_claims.cli_report import affiliations_app, report_command
 from ipe_claims.cli_simulate import simulate_command
 from ipe_claims.infra.private import make_private, masked
@@ -42,6 +43,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(claims_app, name="claims")
 app.add_typer(parked_app, name="parked")
+app.add_typer(portals_app, name="portals")
 app.command("simulate")(simulate_command)
 app.command("report")(report_command)
 app.add_typer(affiliations_app, name="affiliations")
@@ -101,7 +103,7 @@ def _print_welcome(state: dict[str, object]) -> None:
     console.print(f"[bold green]ipe-claims is up[/bold green]  (state in {state['home']})")
     console.print(f"  HTTP API      {url}   (OpenAPI: {url}/docs)")
     console.print(f"  Postgres      {masked(str(state['database_url']))}   (password: ipe status --json)")
-    console.print(f"  Kafka         {state['kafka_bootstrap_servers']}")
+    console.print(f"  Kafka         {state['kafka_bootstrap_servers']}   {_kafka_security(state)}")
     console.print(
         f"  Demo employer {DEMO_EMPLOYER[0]} / {DEMO_EMPLOYER[1]}   auditor {DEMO_AUDITOR[0]} / {DEMO_AUDITOR[1]}"
     )
@@ -118,6 +120,12 @@ def _print_welcome(state: dict[str, object]) -> None:
         f'-d \'{{"affiliation_number":"1234567","immatriculation":"100000001","job_loss_date":"{Settings.from_env().clock().today().isoformat()}","motif_code":"licenciement_economique","attestation":true}}\''
     )
     console.print(f'  curl -s {url}/api/v1/claims -H "Authorization: Bearer $TOKEN"')
+
+
+def _kafka_security(state: dict[str, object]) -> str:
+    if str(state.get("kafka_security", "PLAINTEXT")).startswith("SASL"):
+        return "(SASL/SCRAM-SHA-512 and ACLs, a principal per service; `ipe portals create` for a portal)"
+    return "(no SASL: the broker authenticates nobody, any client may write any topic)"
 
 
 class BrokerChoice(StrEnum):

@@ -23,14 +23,16 @@ console = Console(soft_wrap=True)
 
 
 def settings() -> Settings:
-    """DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS, or those of the instance `ipe up` runs in $IPE_HOME."""
+    """DATABASE_URL / KAFKA_*, or those of the instance `ipe up` runs in $IPE_HOME (its admin on Kafka)."""
     from ipe_claims.cli import _database_url, _home
+    from ipe_claims.infra.kafka_access import admin_env
 
-    state = read_state(_home()) or {}
-    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.get("kafka_bootstrap_servers") or ""
-    return Settings.from_env(
-        {**os.environ, "DATABASE_URL": _database_url(), "KAFKA_BOOTSTRAP_SERVERS": kafka}
-    )
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        kafka = {"KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"]}
+    else:  # the local instance's broker, as its admin principal when it authenticates
+        state = read_state(_home()) or {}
+        kafka = {"KAFKA_BOOTSTRAP_SERVERS": state.get("kafka_bootstrap_servers") or ""} | admin_env(_home())
+    return Settings.from_env({**os.environ, "DATABASE_URL": _database_url(), **kafka})
 
 
 @contextmanager

@@ -13,18 +13,29 @@ from ipe_claims.clock import SystemClock
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CLAIM_EVENTS_TOPIC = "ipe.claim-events"
-SUBMISSIONS_TOPIC = "ipe.claim-submissions"
+# Each portal publishes on a topic of its own that only its Kafka principal may write, so the ingress
+# knows the sender from the topic, not from what the sender wrote (ipe_claims/adapters/kafka_identities.py).
+PORTAL_TOPIC_PREFIX = "ipe.claim-submissions."
+PORTAL_TOPIC_PARTITIONS = 6
 DEAD_LETTERS_TOPIC = "ipe.dead-letters"
 DECLARATIONS_TOPIC = "cnss.declarations"  # monthly declaration lines from the CNSS (key: immatriculation)
 # Final partition counts: the local broker cannot grow a topic later.
 TOPIC_PARTITIONS = {
     CLAIM_EVENTS_TOPIC: 12,
-    SUBMISSIONS_TOPIC: 12,
     DEAD_LETTERS_TOPIC: 3,
     DECLARATIONS_TOPIC: 12,
 }
 # The claim events are the log the read models replay: kept forever (the broker's default is 7 days).
 TOPIC_CONFIGS = {CLAIM_EVENTS_TOPIC: {"retention.ms": "-1"}}
+
+
+def portal_topic(portal: str) -> str:
+    return PORTAL_TOPIC_PREFIX + portal
+
+
+def portal_of_topic(topic: str) -> str | None:
+    """The portal whose topic this is; None for any other topic."""
+    return topic.removeprefix(PORTAL_TOPIC_PREFIX) if topic.startswith(PORTAL_TOPIC_PREFIX) else None
 
 
 @dataclass(frozen=True)

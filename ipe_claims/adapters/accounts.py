@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg.rows import tuple_row
 
-# `portal`: an upstream portal that publishes to ipe.claim-submissions for any affiliation (docs/security.md).
+# `portal`: an upstream portal that publishes on its Kafka topic for the affiliations it holds (docs/security.md).
 ROLES = ("employer", "auditor", "analyst", "admin", "portal")
 FREE_FAILURES = 3  # failed logins answered at once; from then on, 1 s, 2 s, 4 s … (at most 60 s) apart
 LOCK_AFTER = 10  # consecutive failures from one address that lock the account for that address
@@ -88,7 +88,7 @@ def create_account(
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if role == "employer" and not affiliations:
         raise AccountError("an employer account needs at least one --affiliation")
-    if role != "employer" and affiliations:
+    if role not in ("employer", "portal") and affiliations:
         raise AccountError(f"a {role} account has no affiliations")
     if not username or len(username) > 150:
         raise AccountError("the username must have 1 to 150 characters")
@@ -272,7 +272,15 @@ def principal_for_token(conn: psycopg.Connection[Any], token: str) -> Principal 
 
 
 def enabled_account(conn: psycopg.Connection[Any], username: str) -> Principal | None:
-    """An enabled account by name (the Kafka ingress's ``portal`` field), else None."""
+    """An enabled account by name (the Kafka ingress's sender, named by its topic), else None."""
     row = _one(conn, _PRINCIPAL + "WHERE a.username = %s AND NOT a.disabled GROUP BY a.username, a.role",
                (username,))  # fmt: skip
     return Principal(row[0], row[1], frozenset(row[2])) if row else None
+
+
+def portal_names(conn: psycopg.Connection[Any]) -> list[str]:
+    """The portal accounts whose names can name a Kafka topic (``ipe portals create`` makes only those)."""
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT username FROM accounts WHERE role = 'portal' AND username ~ '^[a-z0-9][a-z0-9_-]{0,62}$'"
+    )
+    return [row[0] for row in rows.fetchall()]

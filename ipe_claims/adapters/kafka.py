@@ -3,9 +3,8 @@ in Postgres in the same transaction as its effects (so redelivery after a crash 
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg
@@ -15,10 +14,21 @@ from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from ipe_claims.adapters import parked
-from ipe_claims.settings import TOPIC_CONFIGS, TOPIC_PARTITIONS, Settings
+from ipe_claims.settings import (
+    PORTAL_TOPIC_PARTITIONS,
+    TOPIC_CONFIGS,
+    TOPIC_PARTITIONS,
+    Settings,
+    portal_topic,
+)
 
 log = structlog.get_logger()
 
@@ -44,6 +54,12 @@ def backoff(failures: int) -> float:
     return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, failures - 1))
 
 
+# Answers to a topic creation that leave the topic to someone else: it exists, or we may not create it.
+NOT_MINE = tuple(e.errno for e in (TopicAlreadyExistsError, TopicAuthorizationFailedError,
+                                   ClusterAuthorizationFailedError))  # fmt: skip
+PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new portal's) within this
+
+
 class _PerRecord(Exception):
     """This poll needs the record-by-record path."""
 
@@ -52,26 +68,31 @@ class PoisonMessage(Exception):
     """A message that can never be handled: it goes to the dead letters with this reason."""
 
 
-def ensure_topics(bootstrap_servers: str, **security: str) -> list[str]:
-    """Create the topics with their final partition counts; return those created now.
+def ensure_topics(bootstrap_servers: str, portals: Collection[str] = (), **security: str) -> list[str]:
+    """Create the topics, and the ``portals``' own topics, with their final partition counts; return
+    those created now.
 
     Replication is the cluster's ``default.replication.factor`` (-1 asks the broker), so a topic the
     relay recreates after a loss is as replicated as the rest. ``security``: ``Settings.kafka_options()``.
+    A topic this principal may not create (ACLs: the relay may create only ipe.claim-events) is left to
+    the admin, whose cluster does not lose it.
     """
+    wanted = {name: (count, TOPIC_CONFIGS.get(name)) for name, count in TOPIC_PARTITIONS.items()}
+    wanted |= {portal_topic(portal): (PORTAL_TOPIC_PARTITIONS, None) for portal in portals}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ipe-admin", **security)
     try:
         existing = set(admin.list_topics())
-        missing = [
-            NewTopic(name, count, -1, topic_configs=TOPIC_CONFIGS.get(name))
-            for name, count in TOPIC_PARTITIONS.items()
-            if name not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
-        return [topic.name for topic in missing]
+        missing = [NewTopic(name, count, -1, topic_configs=configs)
+                   for name, (count, configs) in wanted.items() if name not in existing]  # fmt: skip
+        if not missing:
+            return []
+        answered = admin.create_topics(missing, raise_errors=False)["topics"]
     finally:
         admin.close()
+    failed = [t for t in answered if t["error_code"] not in (0, *NOT_MINE)]
+    if failed:
+        raise KafkaError(f"creating topics failed: {failed}")
+    return [t["name"] for t in answered if t["error_code"] == 0]
 
 
 def topic_id(bootstrap_servers: str, topic: str, **security: str) -> str | None:
@@ -142,8 +163,12 @@ class TrackedConsumer:
         handler: Handler,
         poison: tuple[type[Exception], ...] = (PoisonMessage,),
         batch_handler: BatchHandler | None = None,
+        pattern: str | None = None,
     ) -> None:
+        """``pattern``: subscribe to every topic whose name matches it (instead of ``topics``), found
+        again at each metadata refresh."""
         self.settings = settings
+        self.pattern = pattern
         self.poison = poison
         self.name = name
         self.topics = topics
@@ -208,6 +233,7 @@ class TrackedConsumer:
             fetch_max_wait_ms=100,
             **(
                 {"max_poll_records": 200}
+                | ({"metadata_max_age_ms": PATTERN_REFRESH_MS} if self.pattern else {})
                 | self.settings.consumer_timeouts()
                 | options
                 | self.settings.kafka_options()
@@ -241,7 +267,10 @@ class TrackedConsumer:
                         consumer.seek(tp, offset)
                 log.info("consumer.assigned", consumer=consumer_ref.name, partitions=len(assigned))
 
-        consumer.subscribe(self.topics, listener=SeekToStored())
+        if self.pattern:
+            consumer.subscribe(pattern=self.pattern, listener=SeekToStored())
+        else:
+            consumer.subscribe(self.topics, listener=SeekToStored())
         while not stop.is_set():
             batch = consumer.poll(timeout_ms=200)
             if batch and self.batch_handler is not None and self._handle_batch(conn, batch):

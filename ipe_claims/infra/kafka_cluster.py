@@ -3,7 +3,8 @@
 the same settings (``cluster_settings``) from ``infra/compose.yaml``, which a test holds equal.
 
 Each node has its own ports and data folder under ``home`` (``node-N/``), so a node can be killed,
-restarted or wiped alone.
+restarted or wiped alone. With a ``KafkaSecurity``, clients and brokers authenticate with SASL/SCRAM-SHA-512
+(over TLS with ``tls``) and the StandardAuthorizer enforces ACLs (docs/operations.md, Kafka identities).
 """
 
 from __future__ import annotations
@@ -43,10 +44,72 @@ LOCAL_GROUP_SETTINGS = {
 }
 
 
-def cluster_settings(size: int) -> dict[str, str]:
+SCRAM = "SCRAM-SHA-512"
+ADMIN_USER = "ipe-admin"  # the brokers' own principal, and the operator's: the one super user
+# The controller listener stays PLAINTEXT (loopback here, a private network in compose): its peers are
+# User:ANONYMOUS, which must be a super user for brokers to register and controllers to vote. SCRAM
+# cannot authenticate controllers (its credentials live in the metadata they serve).
+CONTROLLER_PRINCIPAL = "User:ANONYMOUS"
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """SASL/SCRAM-SHA-512 on the client and inter-broker listener, the KRaft StandardAuthorizer with no
+    access where no ACL grants it, and ``ADMIN_USER`` (created at format time) as the super user.
+
+    ``tls``: a PEM file holding the broker's private key (PKCS#8, unencrypted) and certificate, and
+    ``ca``: the PEM CA file brokers and clients trust; the listener is then SASL_SSL.
+    """
+
+    admin_password: str = field(repr=False)
+    tls: Path | None = None
+    ca: Path | None = None
+
+    @property
+    def protocol(self) -> str:
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    def jaas_property(self) -> str:
+        return f"listener.name.{self.protocol.lower()}.{SCRAM.lower()}.sasl.jaas.config"
+
+    def node_properties(self) -> dict[str, str]:
+        """The secrets and file paths each node holds (compose passes the same from its variables)."""
+        jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN_USER}" password="{self.admin_password}";'
+        tls = {"ssl.keystore.location": str(self.tls), "ssl.truststore.location": str(self.ca)}
+        return {self.jaas_property(): jaas} | (tls if self.tls else {})
+
+    def client_options(self) -> dict[str, str]:
+        """kafka-python options of the admin principal."""
+        return client_options(ADMIN_USER, self.admin_password, self.ca if self.tls else None)
+
+
+def client_options(username: str, password: str, ca: Path | None = None) -> dict[str, str]:
+    """kafka-python options for a SCRAM principal (over TLS with ``ca``)."""
+    options = {"security_protocol": "SASL_SSL" if ca else "SASL_PLAINTEXT", "sasl_mechanism": SCRAM,
+               "sasl_plain_username": username, "sasl_plain_password": password}  # fmt: skip
+    return options | ({"ssl_cafile": str(ca)} if ca else {})
+
+
+def security_settings(protocol: str) -> dict[str, str]:
+    """What a secured cluster's nodes share besides ``cluster_settings``: SCRAM, the authorizer, who is
+    super user, and nothing allowed that no ACL grants."""
+    tls = {"ssl.keystore.type": "PEM", "ssl.truststore.type": "PEM"} if protocol == "SASL_SSL" else {}
+    return {
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{protocol}:{protocol}",
+        "inter.broker.listener.name": protocol,
+        "sasl.enabled.mechanisms": SCRAM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN_USER};{CONTROLLER_PRINCIPAL}",
+        "allow.everyone.if.no.acl.found": "false",
+    } | tls
+
+
+def cluster_settings(size: int, protocol: str = "PLAINTEXT") -> dict[str, str]:
     """The broker settings every node of a ``size``-node cluster shares; infra/compose.yaml documents
-    the same for three nodes (tests/unit/test_topology.py). Replication 3 and acks=all with two replicas
-    in sync: one broker may be lost without losing an acknowledged record or stopping writes."""
+    the same for three nodes and SASL_SSL (tests/unit/test_topology.py). Replication 3 and acks=all with
+    two replicas in sync: one broker may be lost without losing an acknowledged record or stopping writes.
+    ``protocol``: PLAINTEXT, or SASL_PLAINTEXT / SASL_SSL for a cluster with identities and ACLs."""
     replicas, in_sync = str(min(3, size)), str(min(2, size))
     return {
         "process.roles": "broker,controller",
@@ -62,7 +125,7 @@ def cluster_settings(size: int) -> dict[str, str]:
         "share.coordinator.state.topic.min.isr": in_sync,
         "unclean.leader.election.enable": "false",
         "auto.create.topics.enable": "false",
-    }
+    } | (security_settings(protocol) if protocol != "PLAINTEXT" else {})
 
 
 def port_open(port: int) -> bool:
@@ -86,6 +149,7 @@ class KafkaNode:
     controller_port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+    security: KafkaSecurity | None = None
 
     @property
     def address(self) -> str:
@@ -113,16 +177,18 @@ class KafkaNode:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def properties(self, voters: str, size: int) -> dict[str, str]:
+        protocol = self.security.protocol if self.security else "PLAINTEXT"
         return (
-            cluster_settings(size)
+            cluster_settings(size, protocol)
             | LOCAL_GROUP_SETTINGS
             | {
                 "node.id": str(self.node_id),
                 "controller.quorum.voters": voters,
-                "listeners": f"PLAINTEXT://{self.address},CONTROLLER://127.0.0.1:{self.controller_port}",
-                "advertised.listeners": f"PLAINTEXT://{self.address}",
+                "listeners": f"{protocol}://{self.address},CONTROLLER://127.0.0.1:{self.controller_port}",
+                "advertised.listeners": f"{protocol}://{self.address}",
                 "log.dirs": str(self.data_dir),
             }
+            | (self.security.node_properties() if self.security else {})
         )
 
 
@@ -133,17 +199,24 @@ class KafkaCluster:
     home: Path
     libs: Path
     ports: list[tuple[int, int]]
+    security: KafkaSecurity | None = None
     nodes: list[KafkaNode] = field(init=False)
 
     def __post_init__(self) -> None:
         self.nodes = [
-            KafkaNode(i, port, controller, self.home / f"node-{i}")
+            KafkaNode(i, port, controller, self.home / f"node-{i}", security=self.security)
             for i, (port, controller) in enumerate(self.ports, start=1)
         ]
 
     @classmethod
-    def on_free_ports(cls, home: Path, libs: Path, size: int) -> KafkaCluster:
-        return cls(home, libs, [(free_port(), free_port()) for _ in range(size)])
+    def on_free_ports(
+        cls, home: Path, libs: Path, size: int, security: KafkaSecurity | None = None
+    ) -> KafkaCluster:
+        return cls(home, libs, [(free_port(), free_port()) for _ in range(size)], security)
+
+    def admin_options(self) -> dict[str, str]:
+        """kafka-python options of the admin principal; none for a PLAINTEXT cluster."""
+        return self.security.client_options() if self.security else {}
 
     @property
     def bootstrap_servers(self) -> str:
@@ -166,23 +239,35 @@ class KafkaCluster:
                     f"{self.home} holds a {known['size']}-node Kafka cluster, not {len(self.nodes)}: "
                     "start it with that size, or delete the folder to start over"
                 )
+            if known.get("secured", False) != (self.security is not None):  # SCRAM users come at format
+                raise RuntimeError(
+                    f"{self.home} holds a Kafka cluster formatted {'with' if known.get('secured') else 'without'}"
+                    " SASL/SCRAM: delete the folder to start over"
+                )
             return str(known["cluster_id"])
         cluster_id = new_cluster_id()
-        path.write_text(json.dumps({"cluster_id": cluster_id, "size": len(self.nodes)}))
+        path.write_text(json.dumps({"cluster_id": cluster_id, "size": len(self.nodes),
+                                    "secured": self.security is not None}))  # fmt: skip
         return cluster_id
 
     def _write_config(self, node: KafkaNode) -> Path:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         node.folder.mkdir(parents=True, exist_ok=True)
         config = node.folder / "server.properties"
+        config.touch(mode=0o600)  # it holds the admin password when secured
         config.write_text("".join(f"{k}={v}\n" for k, v in node.properties(voters, len(self.nodes)).items()))
         return config
 
     def _format(self, node: KafkaNode, config: Path, cluster_id: str) -> None:
         if (node.data_dir / "meta.properties").exists():
             return
+        scram = (  # the brokers' principal must exist before any broker can authenticate to another
+            ["--add-scram", f'{SCRAM}=[name="{ADMIN_USER}",password="{self.security.admin_password}"]']
+            if self.security
+            else []
+        )
         formatted = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram),
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if formatted.returncode != 0:
@@ -223,7 +308,8 @@ class KafkaCluster:
                 time.sleep(0.1)
                 continue
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000,
+                                         **self.admin_options())  # fmt: skip
                 try:
                     brokers = admin.describe_cluster()["brokers"]
                 finally:

@@ -20,7 +20,9 @@ from typing import Any
 
 import psycopg
 
-from ipe_claims.infra.kafka_cluster import KafkaCluster
+from ipe_claims.adapters.kafka_identities import service_principal
+from ipe_claims.infra import kafka_access
+from ipe_claims.infra.kafka_cluster import ADMIN_USER, KafkaCluster, KafkaSecurity
 from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.infra.private import make_private, write_private
 
@@ -109,6 +111,7 @@ class Supervisor:
     broker_kind: str = "embedded"  # or "apache": a KafkaCluster of broker_count nodes
     broker_count: int = 1
     cluster: KafkaCluster | None = None
+    access: kafka_access.KafkaAccess | None = None  # the local Apache Kafka's identities (SASL/SCRAM)
     children: dict[str, Child] = field(default_factory=dict)
     infra_restarts: dict[str, int] = field(default_factory=lambda: {"postgres": 0, "broker": 0})
 
@@ -136,7 +139,10 @@ class Supervisor:
         make_app(
             settings, create_tables=True
         ).close()  # creates the event store's tables once, before the services race to
-        ensure_topics(settings.kafka_bootstrap_servers, **settings.kafka_options())
+        admin_options = self.access.options(ADMIN_USER) if self.access else settings.kafka_options()
+        ensure_topics(settings.kafka_bootstrap_servers, **admin_options)
+        if self.access:  # each service as its own principal, with only the ACLs it needs
+            kafka_access.provision(settings.kafka_bootstrap_servers, self.access, SERVICES)
         # Demo accounts have published passwords: only a local database gets them, unless asked.
         wants_demo = self.postgres is not None or self.env.get("IPE_DEMO_DATA") == "1"
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -150,10 +156,12 @@ class Supervisor:
             from ipe_claims.infra.kafka_jars import fetch
 
             nodes = range(1, self.broker_count + 1)
+            self.access = kafka_access.load_or_create(self.home, SERVICES)
             self.cluster = KafkaCluster(
                 self.home / "kafka",
                 fetch(),
                 [(ports[f"kafka-{n}"], ports[f"kafka-controller-{n}"]) for n in nodes],
+                KafkaSecurity(self.access.admin_password),
             )
             self.cluster.start()
             return self.cluster.bootstrap_servers
@@ -163,9 +171,10 @@ class Supervisor:
 
     def _start(self, child: Child) -> None:
         log = open(self.home / "logs" / f"{child.name}.log", "ab")  # noqa: SIM115 - the child owns it
+        own = self.access.env(service_principal(child.name)) if self.access else {}
         child.process = subprocess.Popen(
             [sys.executable, "-m", child.module],
-            env=self.env,
+            env=self.env | own,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -217,6 +226,7 @@ class Supervisor:
             "http_url": f"http://127.0.0.1:{self.http_port}",
             "database_url": self.env.get("DATABASE_URL"),
             "kafka_bootstrap_servers": self.env.get("KAFKA_BOOTSTRAP_SERVERS"),
+            "kafka_security": self._kafka_security(),
             "postgres": {
                 "local": self.postgres is not None,
                 "data_dir": str(self.postgres.data_dir) if self.postgres else None,
@@ -242,6 +252,10 @@ class Supervisor:
         tmp = state_path(self.home).with_suffix(".tmp")
         write_private(tmp, json.dumps(state, indent=2))  # it holds DATABASE_URL, password included
         tmp.replace(state_path(self.home))
+
+    def _kafka_security(self) -> str:
+        """What the broker enforces: SASL_PLAINTEXT (SCRAM, ACLs) or PLAINTEXT (anyone may do anything)."""
+        return self.access.protocol if self.access else self.env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
 
     def _brokers(self) -> list[dict[str, Any]]:
         if self.cluster:

@@ -1,10 +1,13 @@
-"""The Kafka ingress: claims that portals publish to ``ipe.claim-submissions`` take the HTTP path.
+"""The Kafka ingress: claims that portals publish on their topics take the HTTP path.
 
-``python -m services.claim_intake.ingress``. Each message is a ClaimSubmission (Avro single-object
-encoding). Its ``portal`` names an enabled account: a ``portal`` account may submit for any affiliation,
-an ``employer`` account for its own only; any other is refused. A valid submission becomes a claim
-whose id derives from (portal, submission_id), the same as an HTTP ``Idempotency-Key``, so a redelivered
-or re-published message finds its claim instead of making a second one.
+``python -m services.claim_intake.ingress``. Each portal publishes on ``ipe.claim-submissions.<portal>``,
+a topic only its Kafka principal may write (``ipe portals create``): the topic, which the broker
+enforced, says who sent a record, never a field the sender wrote. Each message is a ClaimSubmission (Avro
+single-object encoding). The topic's account must be an enabled ``portal`` (or ``employer``) account;
+the record's ``portal`` field must name that same account, and its affiliation must be one the account
+holds; anything else is refused. A valid submission becomes a claim whose id derives from (portal,
+submission_id), the same as an HTTP ``Idempotency-Key``, so a redelivered or re-published message finds
+its claim instead of making a second one.
 
 Anything refused goes to ``ipe.dead-letters``: the original bytes, keyed ``topic/partition/offset``,
 with the headers dlq-code, dlq-reason, dlq-source-topic, dlq-source-partition, dlq-source-offset (and
@@ -17,6 +20,7 @@ parked instead, for replay (``TrackedConsumer``).
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -37,12 +41,13 @@ from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import Claim, InsuredRecord
 from ipe_claims.domain.dates import local_date
-from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
+from ipe_claims.settings import DEAD_LETTERS_TOPIC, PORTAL_TOPIC_PREFIX, Settings, portal_of_topic
 from services.claim_intake import metrics
 
 CONSUMER_NAME = "ipe-ingress"
-# Who may publish, by the role of the account the message names (docs/security.md).
+# Who may publish, by the role of the account whose topic the message came on (docs/security.md).
 PUBLISHING_ROLES = ("portal", "employer")
+PORTAL_TOPICS = "^" + re.escape(PORTAL_TOPIC_PREFIX) + ".+$"
 log = structlog.get_logger()
 
 
@@ -202,14 +207,18 @@ class Ingress:
             raise DeadLetter(
                 "unexpected_schema", f"Un enregistrement {name} n'est pas une demande (ClaimSubmission)."
             )
-        if "\x00" in message["portal"]:
-            portal = None
-        elif message["portal"] in accounts:
-            portal = accounts[message["portal"]]
-        else:
-            portal = accounts[message["portal"]] = enabled_account(conn, message["portal"])
+        sender = portal_of_topic(record.topic)
+        if sender is not None and sender not in accounts:
+            accounts[sender] = enabled_account(conn, sender)
+        portal = accounts.get(sender) if sender is not None else None
         if portal is None or portal.role not in PUBLISHING_ROLES:
             raise DeadLetter("unknown_portal", "Le portail n'est pas un compte portail ou employeur actif.")
+        if message["portal"] != portal.username:
+            raise DeadLetter("portal_mismatch", f"L'enregistrement nomme un autre portail que {portal.username}, "
+                             "sur le sujet duquel il a été publié.")  # fmt: skip
+        if message["affiliation_number"] not in portal.affiliations:
+            raise DeadLetter("affiliation_not_held",
+                             f"{portal.username} ne détient pas l'affiliation que nomme l'enregistrement.")  # fmt: skip
         submission = intake.Submission(
             affiliation_number=message["affiliation_number"],
             immatriculation=message["immatriculation"],
@@ -218,9 +227,8 @@ class Ingress:
             attestation=message["attestation"],
         )
         now = self.clock.now()
-        scope = None if portal.role == "portal" else portal.affiliations
         try:
-            loss = intake.check(submission, scope, local_date(now))
+            loss = intake.check(submission, portal.affiliations, local_date(now))
         except intake.Refusal as refusal:
             raise DeadLetter(refusal.code, refusal.message_fr) from None
         claim_id = intake.claim_id_for(portal.username, message["submission_id"])
@@ -271,8 +279,8 @@ class Ingress:
             self._producer = None
 
     def consumer(self, name: str = CONSUMER_NAME) -> TrackedConsumer:
-        return TrackedConsumer(self.settings, name, [SUBMISSIONS_TOPIC], self.handle, poison=(),
-                               batch_handler=self.handle_batch)  # fmt: skip
+        return TrackedConsumer(self.settings, name, [], self.handle, poison=(), batch_handler=self.handle_batch,
+                               pattern=PORTAL_TOPICS)  # fmt: skip
 
     def run(self, stop: threading.Event, name: str = CONSUMER_NAME) -> None:
         try:

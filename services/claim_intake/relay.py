@@ -18,6 +18,7 @@ from eventsourcing.persistence import PersistenceError
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from ipe_claims.adapters.accounts import portal_names
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.kafka import ensure_topics, make_producer, topic_id
@@ -54,13 +55,14 @@ class Relay:
         )
 
     def _check_topics(self, conn: psycopg.Connection[Any]) -> None:
-        """Recreate lost topics; re-publish everything when the topic is not the one we published to.
+        """Recreate lost topics (the portals' too, on a broker that lost them and lets the relay create
+        them); re-publish everything when the topic is not the one we published to.
 
         The topic id tells, even when someone else recreated the topic first (``ipe up``, a client with
         auto-creation): a new id is a new, empty log.
         """
         servers, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_options()
-        created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, **security)
+        created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, portal_names(conn), **security)
         current = topic_id(servers, CLAIM_EVENTS_TOPIC, **security)
         row = conn.execute("SELECT topic_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)).fetchone()
         published_to = row[0] if row else None

@@ -12,6 +12,7 @@ still varies from run to run; what is checked does not depend on it.
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import random
 import threading
@@ -31,6 +32,7 @@ from tests.chaos.pauses import DecisionWatch, Strike, baseline, pauses, table
 from tests.chaos.system import ChaosSystem
 
 USERNAME, PASSWORD = "chaos-employer", "chaos-pass-2026"
+PORTAL, PORTAL_PASSWORD = "chaos-portal", "chaos-portal-2026"  # publishes on Kafka, as `ipe portals` made it
 RETRYABLE = {429, 500, 502, 503, 504}
 
 
@@ -152,22 +154,26 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
     from ipe_claims.adapters.avro import AvroCodec
     from ipe_claims.adapters.kafka import make_producer
     from ipe_claims.intake import claim_id_for
-    from ipe_claims.settings import SUBMISSIONS_TOPIC, Settings
+    from ipe_claims.settings import Settings
 
-    settings = Settings(database_url="", kafka_bootstrap_servers=system.status()["kafka_bootstrap_servers"])
+    shown = json.loads(system.ipe("portals", "show", PORTAL, "--json").stdout)
+    settings = Settings(database_url="", kafka_bootstrap_servers=shown["bootstrap_servers"],
+                        kafka_security_protocol=shown["security_protocol"],
+                        kafka_sasl_mechanism=shown["sasl_mechanism"] or "", kafka_sasl_username=PORTAL,
+                        kafka_sasl_password=PORTAL_PASSWORD)  # fmt: skip
     codec = AvroCodec(settings.schemas_dir)
     producer = None
     started = time.monotonic()
     for i, key, body in jobs:
         time.sleep(max(0.0, started + i * pace - time.monotonic()))
-        message = {"submission_id": key, "portal": USERNAME, "affiliation_number": body["affiliation_number"],
+        message = {"submission_id": key, "portal": PORTAL, "affiliation_number": body["affiliation_number"],
                    "immatriculation": body["immatriculation"], "motif_code": body["motif_code"],
                    "job_loss_date": date.fromisoformat(str(body["job_loss_date"])), "attestation": True}  # fmt: skip
         while time.monotonic() < deadline:
             try:
                 producer = producer or make_producer(settings, max_block_ms=5000)
                 producer.send(
-                    SUBMISSIONS_TOPIC, key=key.encode(), value=codec.encode("ClaimSubmission", message)
+                    shown["topic"], key=key.encode(), value=codec.encode("ClaimSubmission", message)
                 ).get(10)
                 break
             except KafkaError as exc:
@@ -180,7 +186,7 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
         else:
             continue  # never acknowledged: not published (the tally sees a submission missing)
         with load.lock:
-            load.published[key] = str(claim_id_for(USERNAME, key))
+            load.published[key] = str(claim_id_for(PORTAL, key))
     if producer is not None:
         with contextlib.suppress(KafkaError):
             producer.close(timeout=2)
@@ -254,7 +260,9 @@ def run(plan: Plan, home: Path, report: list[str] | None = None) -> Tally:
     system = ChaosSystem.start(home, broker=plan.broker, brokers=plan.brokers)
     try:
         system.load_declarations(home / "declarations.csv", rows)
-        system.create_employer(USERNAME, PASSWORD, sorted({str(c["affiliation_number"]) for c in claims}))
+        affiliations = sorted({str(c["affiliation_number"]) for c in claims})
+        system.create_employer(USERNAME, PASSWORD, affiliations)
+        system.create_portal(PORTAL, PORTAL_PASSWORD, affiliations)
         deadline = time.monotonic() + plan.settle_timeout + plan.claims / 5
         token = system.token(USERNAME, PASSWORD, deadline)
         jobs: queue.Queue[tuple[int, str, dict[str, object]]] = queue.Queue()

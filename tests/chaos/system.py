@@ -109,6 +109,14 @@ class ChaosSystem:
         if created.returncode != 0:
             raise RuntimeError(created.stdout + created.stderr)
 
+    def create_portal(self, name: str, password: str, affiliations: list[str]) -> None:
+        args = ["portals", "create", name, "--password", password]
+        for affiliation in affiliations:
+            args += ["--affiliation", affiliation]
+        created = self.ipe(*args)
+        if created.returncode != 0:
+            raise RuntimeError(created.stdout + created.stderr)
+
     def token(self, username: str, password: str, deadline: float) -> str:
         while True:
             try:

@@ -1,5 +1,7 @@
 """The Kafka ingress against the harness's broker and Postgres: valid submissions become claims exactly
-once, whatever is redelivered; every refused message is on ipe.dead-letters with its code."""
+once, whatever is redelivered; every refused message is on ipe.dead-letters with its code. The sender is
+the account whose topic a record came on (the harness's broker enforces nothing: see
+test_kafka_identities.py for the broker's side)."""
 
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.kafka_identities import admin_client, create_portal_topic
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, InsuredRecord
 from ipe_claims.infra.local import free_port
-from ipe_claims.settings import DEAD_LETTERS_TOPIC, SUBMISSIONS_TOPIC, Settings
+from ipe_claims.settings import DEAD_LETTERS_TOPIC, Settings, portal_topic
 from services.claim_intake.ingress import Ingress
 from tests.conftest import TODAY, Insured, declare, random_digits, wait_for
 
@@ -52,47 +55,64 @@ def submission(codec: AvroCodec, portal: str, insured: Insured, submission_id: s
     return codec.encode("ClaimSubmission", record)
 
 
+def topics_for(settings: Settings, *accounts: str) -> None:
+    """Each account's topic, as `ipe portals create` makes it."""
+    admin = admin_client(settings.kafka_bootstrap_servers)
+    try:
+        for account in accounts:
+            create_portal_topic(admin, account)
+    finally:
+        admin.close()
+
+
 def run_ingress(settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, group: str,
-                until: dict[int, int], conn: psycopg.Connection[Any]) -> None:  # fmt: skip
-    """Run an ingress member of consumer group ``group`` until it has passed ``until`` (partition → offset)."""
+                until: dict[tuple[str, int], int], conn: psycopg.Connection[Any]) -> None:  # fmt: skip
+    """Run an ingress member of consumer group ``group`` until it has passed ``until`` ((topic, partition) →
+    offset)."""
     stop = threading.Event()
     thread = threading.Thread(
         target=Ingress(settings, claims_app, codec).run, args=(stop, group), daemon=True
     )
     thread.start()
     try:
-        for partition, offset in until.items():
+        for (topic, partition), offset in until.items():
             wait_for(
-                lambda p=partition, o=offset: conn.execute(
+                lambda t=topic, p=partition, o=offset: conn.execute(
                     "SELECT 1 FROM consumer_positions WHERE consumer = %s AND topic = %s AND partition = %s "
                     "AND next_offset > %s",
-                    (group, SUBMISSIONS_TOPIC, p, o),
+                    (group, t, p, o),
                 ).fetchone(),
                 timeout=60,
-                what=f"ingress {group} past offset {offset} of partition {partition}",
+                what=f"ingress {group} past offset {offset} of {topic}/{partition}",
             )
     finally:
         stop.set()
         thread.join(timeout=20)
 
 
-def dead_letters(settings: Settings, source_partition: int, offsets: set[int]) -> dict[int, list[Any]]:
-    """The dead letters of these source offsets, by offset (a list: at least once may repeat one)."""
+def dead_letters(
+    settings: Settings, sources: set[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], list[Any]]:
+    """The dead letters of these (topic, partition, offset) sources (a list: at least once may repeat one)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                              consumer_timeout_ms=500)  # fmt: skip
     partitions = [TopicPartition(DEAD_LETTERS_TOPIC, p) for p in range(3)]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
-    found: dict[int, list[Any]] = {}
+    found: dict[tuple[str, int, int], list[Any]] = {}
 
     def probe() -> bool:
         for records in consumer.poll(timeout_ms=500).values():
             for record in records:
                 head = {k: bytes(v).decode() for k, v in record.headers}
-                if (head["dlq-source-topic"] == SUBMISSIONS_TOPIC and int(head["dlq-source-partition"]) == source_partition
-                        and int(head["dlq-source-offset"]) in offsets):  # fmt: skip
-                    found.setdefault(int(head["dlq-source-offset"]), []).append(record)
-        return set(found) == offsets
+                source = (
+                    head["dlq-source-topic"],
+                    int(head["dlq-source-partition"]),
+                    int(head["dlq-source-offset"]),
+                )
+                if source in sources:
+                    found.setdefault(source, []).append(record)
+        return set(found) == sources
 
     try:
         wait_for(probe, timeout=30, what="the dead letters")
@@ -113,39 +133,45 @@ def test_valid_duplicate_and_garbage_submissions(
     settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any],
     producer: KafkaProducer,
 ) -> None:  # fmt: skip
-    portal, employer, analyst = (f"{role}-{random_digits(9)}" for role in ("portal", "employer", "analyst"))
+    portal, employer, analyst, nobody = (f"{role}-{random_digits(9)}" for role in ("portal", "employer", "analyst",
+                                                                                  "nobody"))  # fmt: skip
     own, by_portal, foreign, lonely = (declare(conn, months=40) for _ in range(4))
-    create_account(conn, portal, "portal-password", "portal", [])
+    create_account(conn, portal, "portal-password", "portal", [by_portal.affiliation_number,
+                                                               foreign.affiliation_number])  # fmt: skip
     create_account(conn, employer, "employer-password", "employer", [own.affiliation_number])
     create_account(conn, analyst, "analyst-password", "analyst", [])
+    topics_for(settings, portal, employer, analyst, nobody)
     tomorrow = TODAY + timedelta(days=1)
     first = submission(codec, portal, by_portal, "s-1")
-    messages: list[tuple[bytes | None, str | None]] = [  # (value, the dead-letter code or None for a claim)
-        (first, None),
-        (first, None),  # redelivered by the portal: the same claim
-        (submission(codec, employer, own, "e-1"), None),
-        (submission(codec, employer, foreign, "e-2"), "not_found"),  # not the employer's affiliation
-        (b"certainly not avro", "undecodable"),
-        (None, "undecodable"),
-        (first[:-3], "undecodable"),  # truncated
-        (submission(codec, f"nobody-{random_digits(6)}", foreign, "x-1"), "unknown_portal"),
-        (submission(codec, analyst, foreign, "x-2"), "unknown_portal"),
-        (submission(codec, "nul\x00portal", foreign, "x-3"), "unknown_portal"),
-        (submission(codec, portal, foreign, "s-2", attestation=False), "attestation_required"),
-        (submission(codec, portal, foreign, "s-3", motif_code="vacances"), "unknown_motif"),
-        (submission(codec, portal, foreign, "s-4", job_loss_date=tomorrow), "job_loss_date_in_future"),
-        (submission(codec, portal, by_portal, "s-5"), "open_claim_exists"),
-        (submission(codec, portal, by_portal, "s-1", motif_code="fin_cdd"), "idempotency_key_reused"),
-        (submission(codec, portal, lonely, "s-6", affiliation_number=foreign.affiliation_number),
+    messages: list[tuple[str, bytes | None, str | None]] = [  # (topic's account, value, dead-letter code or None)
+        (portal, first, None),
+        (portal, first, None),  # redelivered by the portal: the same claim
+        (employer, submission(codec, employer, own, "e-1"), None),
+        (employer, submission(codec, employer, foreign, "e-2"), "affiliation_not_held"),
+        (portal, b"certainly not avro", "undecodable"),
+        (portal, None, "undecodable"),
+        (portal, first[:-3], "undecodable"),  # truncated
+        (nobody, submission(codec, nobody, foreign, "x-1"), "unknown_portal"),  # a topic no account owns
+        (analyst, submission(codec, analyst, foreign, "x-2"), "unknown_portal"),
+        (portal, submission(codec, "nul\x00portal", foreign, "x-3"), "portal_mismatch"),
+        (portal, submission(codec, employer, own, "x-4"), "portal_mismatch"),  # the field names another
+        (portal, submission(codec, portal, own, "x-5"), "affiliation_not_held"),
+        (portal, submission(codec, portal, foreign, "s-2", attestation=False), "attestation_required"),
+        (portal, submission(codec, portal, foreign, "s-3", motif_code="vacances"), "unknown_motif"),
+        (portal, submission(codec, portal, foreign, "s-4", job_loss_date=tomorrow), "job_loss_date_in_future"),
+        (portal, submission(codec, portal, by_portal, "s-5"), "open_claim_exists"),
+        (portal, submission(codec, portal, by_portal, "s-1", motif_code="fin_cdd"), "idempotency_key_reused"),
+        (portal, submission(codec, portal, lonely, "s-6", affiliation_number=foreign.affiliation_number),
          "insured_not_declared"),
-        (submission(codec, portal, foreign, "s-7", immatriculation="12\x0034"), "invalid_type"),
+        (portal, submission(codec, portal, foreign, "s-7", immatriculation="12\x0034"), "invalid_type"),
     ]  # fmt: skip
-    key = f"test-{uuid.uuid4()}".encode()  # one partition, so the order above holds
-    sent = [producer.send(SUBMISSIONS_TOPIC, key=key, value=value).get(timeout=30) for value, _ in messages]
-    partition = sent[0].partition
-    offsets = [meta.offset for meta in sent]
+    key = f"test-{uuid.uuid4()}".encode()  # one partition per topic, so the order above holds
+    sent = [producer.send(portal_topic(account), key=key, value=value).get(timeout=30)
+            for account, value, _ in messages]  # fmt: skip
+    sources = [(meta.topic, meta.partition, meta.offset) for meta in sent]
+    last = {(topic, partition): offset for topic, partition, offset in sources}
     group = f"ipe-ingress-test-{random_digits(8)}"
-    run_ingress(settings, claims_app, codec, group, {partition: offsets[-1]}, conn)
+    run_ingress(settings, claims_app, codec, group, last, conn)
 
     portal_claim = uuid.uuid5(NAMESPACE, f"{portal}:s-1")
     employer_claim = uuid.uuid5(NAMESPACE, f"{employer}:e-1")
@@ -161,31 +187,31 @@ def test_valid_duplicate_and_garbage_submissions(
     for insured in (foreign, lonely):
         assert InsuredRecord.id_for(insured.immatriculation) not in claims_app.repository
 
-    refused = {offset: code for offset, (_, code) in zip(offsets, messages, strict=True) if code}
-    letters = dead_letters(settings, partition, set(refused))
-    for offset, code in refused.items():
-        (letter,) = letters[offset]
+    refused = {source: code for source, (_, _, code) in zip(sources, messages, strict=True) if code}
+    letters = dead_letters(settings, set(refused))
+    for source, code in refused.items():
+        (letter,) = letters[source]
         head = {k: bytes(v).decode() for k, v in letter.headers}
         assert head["dlq-code"] == code, head
         assert head["dlq-reason"].startswith(FRENCH_REASONS.get(code, "")), head  # in French (docs/api.md)
-        assert letter.key == f"{SUBMISSIONS_TOPIC}/{partition}/{offset}".encode()
-        assert letter.value == messages[offsets.index(offset)][0]  # the original bytes
+        assert letter.key == "/".join(map(str, source)).encode()
+        assert letter.value == messages[sources.index(source)][1]  # the original bytes
     stored = conn.execute(
-        "SELECT message_offset, reason FROM dead_letters WHERE consumer = 'ipe-ingress' AND topic = %s "
-        "AND partition = %s AND message_offset = ANY(%s)",
-        (SUBMISSIONS_TOPIC, partition, list(refused)),
+        "SELECT topic, partition, message_offset, reason FROM dead_letters WHERE consumer = 'ipe-ingress' "
+        "AND topic = ANY(%s)",
+        (list({topic for topic, _, _ in refused}),),
     ).fetchall()
-    assert {row[0]: row[1].split(":")[0] for row in stored} == refused
+    assert {(t, p, o): reason.split(":")[0] for t, p, o, reason in stored} == refused
 
     # Everything redelivered (a new group starts from the beginning): no claim twice, no claim lost.
-    run_ingress(settings, claims_app, codec, f"{group}-again", {partition: offsets[-1]}, conn)
+    run_ingress(settings, claims_app, codec, f"{group}-again", last, conn)
     assert claims_app.repository.get(InsuredRecord.id_for(by_portal.immatriculation)).claim_ids == [
         portal_claim
     ]
     assert claims_app.repository.get(InsuredRecord.id_for(own.immatriculation)).claim_ids == [employer_claim]
-    again = dead_letters(settings, partition, set(refused))
-    assert all(len(again[offset]) == 2 for offset in refused)  # at least once, with the same key
-    assert all(len({r.key for r in again[offset]}) == 1 for offset in refused)
+    again = dead_letters(settings, set(refused))
+    assert all(len(again[source]) == 2 for source in refused)  # at least once, with the same key
+    assert all(len({r.key for r in again[source]}) == 1 for source in refused)
 
 
 def test_the_ingress_process_submits_and_stops_on_sigterm(
@@ -194,8 +220,9 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
 ) -> None:  # fmt: skip
     """``python -m services.claim_intake.ingress`` as `ipe up` runs it, with its metrics port."""
     portal = f"portal-{random_digits(9)}"
-    create_account(conn, portal, "portal-password", "portal", [])
     insured = declare(conn, months=40)
+    create_account(conn, portal, "portal-password", "portal", [insured.affiliation_number])
+    topics_for(settings, portal)
     metrics_port = free_port()
     env = {**os.environ, "DATABASE_URL": settings.database_url, "IPE_KAFKA_FAST_GROUPS": "1",
            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -203,8 +230,9 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
     process = subprocess.Popen([sys.executable, "-m", "services.claim_intake.ingress"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        producer.send(SUBMISSIONS_TOPIC, key=b"p-1", value=submission(codec, portal, insured, "p-1")).get(30)
-        producer.send(SUBMISSIONS_TOPIC, key=b"p-2", value=b"\xc3\x01garbage").get(30)
+        topic = portal_topic(portal)
+        producer.send(topic, key=b"p-1", value=submission(codec, portal, insured, "p-1")).get(30)
+        producer.send(topic, key=b"p-2", value=b"\xc3\x01garbage").get(30)
         claim_id = uuid.uuid5(NAMESPACE, f"{portal}:p-1")
         wait_for(lambda: claim_id in claims_app.repository, timeout=60, what="the claim from the process")
 
@@ -231,12 +259,15 @@ def test_a_poll_of_submissions_is_saved_in_one_batch_and_refusals_are_sent_once(
     producer: KafkaProducer,
 ) -> None:  # fmt: skip
     portal = f"portal-{random_digits(9)}"
-    create_account(conn, portal, "portal-password", "portal", [])
-    people = [declare(conn, months=40) for _ in range(12)]
+    affiliation = random_digits(7)
+    people = [declare(conn, months=40, affiliation_number=affiliation) for _ in range(12)]
+    create_account(conn, portal, "portal-password", "portal", [affiliation])
+    topics_for(settings, portal)
     messages = [submission(codec, portal, insured, f"b-{n}") for n, insured in enumerate(people)]
     messages[4:4] = [b"garbage", submission(codec, portal, people[0], "b-x", motif_code="vacances")]
     key = f"test-{uuid.uuid4()}".encode()
-    sent = [producer.send(SUBMISSIONS_TOPIC, key=key, value=value).get(timeout=30) for value in messages]
+    topic = portal_topic(portal)
+    sent = [producer.send(topic, key=key, value=value).get(timeout=30) for value in messages]
     partition, offsets = sent[0].partition, [meta.offset for meta in sent]
     group = f"ipe-ingress-batch-{random_digits(8)}"
     ingress = Ingress(settings, claims_app, codec)
@@ -245,8 +276,9 @@ def test_a_poll_of_submissions_is_saved_in_one_batch_and_refusals_are_sent_once(
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: conn.execute("SELECT 1 FROM consumer_positions WHERE consumer = %s AND partition = %s "
-                                      "AND next_offset > %s", (group, partition, offsets[-1])).fetchone(),
+        wait_for(lambda: conn.execute("SELECT 1 FROM consumer_positions WHERE consumer = %s AND topic = %s "
+                                      "AND partition = %s AND next_offset > %s",
+                                      (group, topic, partition, offsets[-1])).fetchone(),
                  timeout=60, what="the ingress past the last submission")  # fmt: skip
     finally:
         stop.set()
@@ -256,9 +288,10 @@ def test_a_poll_of_submissions_is_saved_in_one_batch_and_refusals_are_sent_once(
         claim_id = uuid.uuid5(NAMESPACE, f"{portal}:b-{n}")
         record = claims_app.repository.get(InsuredRecord.id_for(insured.immatriculation))
         assert record.claim_ids == [claim_id]
-    letters = dead_letters(settings, partition, {offsets[4], offsets[5]})
+    letters = dead_letters(settings, {(topic, partition, offsets[4]), (topic, partition, offsets[5])})
     assert [
-        bytes(dict(letter.headers)["dlq-code"]) for (letter,) in (letters[offsets[4]], letters[offsets[5]])
+        bytes(dict(letter.headers)["dlq-code"])
+        for (letter,) in (letters[(topic, partition, offsets[4])], letters[(topic, partition, offsets[5])])
     ] == [
         b"undecodable",
         b"unknown_motif",

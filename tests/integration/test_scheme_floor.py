@@ -19,11 +19,11 @@ from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, InsuredRecord
 from ipe_claims.domain.rules import FILED_LATE, SCHEME_START
-from ipe_claims.settings import SUBMISSIONS_TOPIC, Settings
+from ipe_claims.settings import Settings, portal_topic
 from tests.conftest import declare, random_digits
 from tests.integration.conftest import Pipeline, api_client
 from tests.integration.test_api import claim_body, decided, employer_of, error
-from tests.integration.test_intake_ingress import dead_letters, run_ingress, submission
+from tests.integration.test_intake_ingress import dead_letters, run_ingress, submission, topics_for
 
 pytestmark = pytest.mark.integration
 BEFORE_SCHEME = ("0001-01-01", "2014-11-30")
@@ -66,27 +66,34 @@ def test_the_kafka_ingress_dead_letters_a_job_loss_before_the_scheme(
     settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any]
 ) -> None:
     portal = f"portal-{random_digits(9)}"
-    create_account(conn, portal, "portal-password", "portal", [])
     insured = [declare(conn, months=40) for _ in range(3)]
+    create_account(conn, portal, "portal-password", "portal", [who.affiliation_number for who in insured])
+    topics_for(settings, portal)
+    topic = portal_topic(portal)
     losses = [date.fromisoformat(day) for day in (*BEFORE_SCHEME, "2014-12-01")]
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     key = f"test-{uuid.uuid4()}".encode()  # one partition
-    sent = [producer.send(SUBMISSIONS_TOPIC, key=key, value=submission(codec, portal, who, f"f-{n}", job_loss_date=loss))
+    sent = [producer.send(topic, key=key, value=submission(codec, portal, who, f"f-{n}", job_loss_date=loss))
             .get(timeout=30) for n, (who, loss) in enumerate(zip(insured, losses, strict=True))]  # fmt: skip
     producer.close()
     partition, offsets = sent[0].partition, [meta.offset for meta in sent]
     run_ingress(
-        settings, claims_app, codec, f"ipe-ingress-test-{random_digits(8)}", {partition: offsets[-1]}, conn
+        settings,
+        claims_app,
+        codec,
+        f"ipe-ingress-test-{random_digits(8)}",
+        {(topic, partition): offsets[-1]},
+        conn,
     )
 
-    letters = dead_letters(settings, partition, set(offsets[:2]))
+    letters = dead_letters(settings, {(topic, partition, offset) for offset in offsets[:2]})
     for offset in offsets[:2]:
-        head = {k: bytes(v).decode() for k, v in letters[offset][0].headers}
+        head = {k: bytes(v).decode() for k, v in letters[(topic, partition, offset)][0].headers}
         assert head["dlq-code"] == "job_loss_date_before_scheme" and "01/12/2014" in head["dlq-reason"]
     stored = conn.execute(
         "SELECT message_offset, reason, disposition FROM dead_letters WHERE consumer = 'ipe-ingress' "
         "AND topic = %s AND partition = %s AND message_offset = ANY(%s) ORDER BY message_offset",
-        (SUBMISSIONS_TOPIC, partition, offsets),
+        (topic, partition, offsets),
     ).fetchall()
     assert [(o, r.split(":")[0], d) for o, r, d in stored] == [
         (offsets[0], "job_loss_date_before_scheme", "refused"), (offsets[1], "job_loss_date_before_scheme", "refused")]  # fmt: skip
