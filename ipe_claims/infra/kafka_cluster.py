@@ -379,7 +379,9 @@ class KafkaCluster:
     def _admin(self) -> Any:
         from kafka import KafkaAdminClient
 
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+        return KafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000, **self.admin_options()
+        )
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Partition -> node id of its leader (-1 while it has none)."""

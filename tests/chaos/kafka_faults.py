@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from kafka.errors import KafkaError
 
-from ipe_claims.infra.kafka_cluster import KafkaCluster
+from ipe_claims.infra import kafka_access
+from ipe_claims.infra.kafka_cluster import KafkaCluster, KafkaSecurity
 from ipe_claims.infra.kafka_jars import libs_dir
 from ipe_claims.infra.supervisor import pid_alive
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC
@@ -41,7 +42,9 @@ class KafkaFaults:
         ports = json.loads((home / "ports.json").read_text())
         count = len(system.status()["brokers"])
         nodes = [(ports[f"kafka-{n}"], ports[f"kafka-controller-{n}"]) for n in range(1, count + 1)]
-        return cls(system, KafkaCluster(home / "kafka", libs_dir(), nodes))
+        access = kafka_access.load(home)  # the admin's credential where `ipe up` secured the cluster
+        security = KafkaSecurity(access.admin_password) if access else None  # `ipe up` listens SASL_PLAINTEXT
+        return cls(system, KafkaCluster(home / "kafka", libs_dir(), nodes, security))
 
     def _pid(self, node_id: int) -> int | None:
         for node in self.system.status()["brokers"]:
@@ -139,7 +142,9 @@ class KafkaFaults:
         from kafka import KafkaAdminClient
         from kafka.admin import ConfigResource, ConfigResourceType
 
-        admin = KafkaAdminClient(bootstrap_servers=self.cluster.bootstrap_servers)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.cluster.bootstrap_servers, **self.cluster.admin_options()
+        )
         try:
             wanted = {"unclean.leader.election.enable": None, "min.insync.replicas": None}
             found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, CLAIM_EVENTS_TOPIC, wanted)],
