@@ -19,15 +19,14 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from bench.data import Worker, http_body, submission
-from bench.system import System, wait_until
+from bench.system import PORTAL, System, wait_until
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.adapters.kafka import ensure_topics, make_producer
+from ipe_claims.adapters.kafka import make_producer
 from ipe_claims.domain.claim import Claim
 from ipe_claims.intake import claim_id_for
 from ipe_claims.settings import portal_topic
 
-PORTAL = "bench-employer"
 PASSWORD = "bench-password-not-secret"  # a throw-away account in a throw-away database
 DECIDED_TOPIC = get_topic(Claim.Decided)
 
@@ -82,7 +81,6 @@ def prepare(system: System, affiliation_numbers: list[str]) -> str:
     """The employer account the portal traffic runs as; returns a bearer token."""
     with system.connect() as conn:
         create_account(conn, PORTAL, PASSWORD, "employer", affiliation_numbers)
-    ensure_topics(system.settings.kafka_bootstrap_servers, [PORTAL])  # it publishes on its own topic
     response = httpx.post(f"http://127.0.0.1:{system.http_port}/api/v1/auth/token",
                           json={"username": PORTAL, "password": PASSWORD}, timeout=60)  # fmt: skip
     response.raise_for_status()

@@ -27,6 +27,7 @@ from ipe_claims.settings import CLAIM_EVENTS_TOPIC, REPO_ROOT, TOPIC_PARTITIONS,
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
 
+PORTAL = "bench-employer"  # the account the benchmark's Kafka submissions come from, on its own topic
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") / 1024
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -109,7 +110,9 @@ class System:
         )
         migrate(self.settings.database_url)
         make_app(self.settings, create_tables=True).close()
-        ensure_topics(self.settings.kafka_bootstrap_servers)
+        # The portal's own topic exists before the ingress subscribes: the embedded broker never shows a
+        # pattern subscriber a topic created later (Apache Kafka does, within PATTERN_REFRESH_MS).
+        ensure_topics(self.settings.kafka_bootstrap_servers, [PORTAL])
         self._sampler.start()
         return self.settings
 

@@ -40,6 +40,10 @@ class Gate:
 
     def shut(self) -> None:
         assert self.server is not None
+        with contextlib.suppress(
+            OSError
+        ):  # wakes the accept() blocked on it: close() alone would not, on Linux
+            self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
         for sock in self.carried:
             with contextlib.suppress(OSError):
