@@ -4,6 +4,7 @@ employer is told what kind of fault stopped a message, not the mail server's or 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +72,9 @@ def _failed_delivery(conn: psycopg.Connection[Any], claim_id: str, channel: str,
     )
 
 
+RANDOM_FIELDS = {"event_id", "message_id", "requested_at", "last_attempt_at", "sent_at", "next_attempt_at"}
+
+
 def test_a_gateways_error_text_is_summarised_for_the_employer_and_kept_for_auditors(
     pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
 ) -> None:
@@ -87,7 +91,11 @@ def test_a_gateways_error_text_is_summarised_for_the_employer_and_kept_for_audit
         assert response.status_code == 200
         return {row["channel"]: row["reason"] for row in response.json() if row["status"] == "failed"}
 
-    shown = client.get(f"/api/v1/claims/{claim_id}/notifications", headers=employer.headers).text
+    rows = client.get(f"/api/v1/claims/{claim_id}/notifications", headers=employer.headers).json()
+    # Every field the employer reads but the random ids and the instants, where "550" or "212" may occur.
+    shown = json.dumps(
+        [{k: v for k, v in row.items() if k not in RANDOM_FIELDS} for row in rows], ensure_ascii=False
+    )
     for leak in ("212", "34 56", "fatima", "Fatima", "ALAMI", "barred", "550", "mailbox"):
         assert leak not in shown
     assert reasons(employer) == {"sms": "recipient_refused", "email": "recipient_refused"}
