@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from ipe_claims.application import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.routes.notifications import summary
-from tests.conftest import CLOCK, declare
+from tests.conftest import CLOCK, Insured, declare
 from tests.integration.conftest import Pipeline, api_client
 from tests.integration.test_api import PASSWORD, claim_body, decided, employer_of, submit, user
 
@@ -32,14 +32,20 @@ def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestCl
         yield test_client
 
 
-def test_token_and_personal_data_responses_are_not_stored_by_any_cache(
-    pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
-) -> None:
+def decided_claim(client: TestClient, conn: psycopg.Connection[Any]) -> tuple[Insured, Any, Any, str]:
+    """An insured, their employer, an auditor, and the insured's claim once decided."""
     insured = declare(conn, months=40)
     employer = employer_of(client, conn, insured)
     auditor = user(client, conn, "auditor")
     claim_id = submit(client, employer, insured)
     decided(client, employer, claim_id)
+    return insured, employer, auditor, claim_id
+
+
+def test_token_and_personal_data_responses_are_not_stored_by_any_cache(
+    pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    insured, employer, auditor, claim_id = decided_claim(client, conn)
     token = client.post("/api/v1/auth/token", json={"username": employer.username, "password": PASSWORD})
     refused = client.post("/api/v1/auth/token", json={"username": employer.username, "password": "wrong"})
     answers = {
@@ -78,11 +84,7 @@ RANDOM_FIELDS = {"event_id", "message_id", "requested_at", "last_attempt_at", "s
 def test_a_gateways_error_text_is_summarised_for_the_employer_and_kept_for_auditors(
     pipeline: Pipeline, client: TestClient, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=40)
-    employer = employer_of(client, conn, insured)
-    auditor = user(client, conn, "auditor")
-    claim_id = submit(client, employer, insured)
-    decided(client, employer, claim_id)
+    _, employer, auditor, claim_id = decided_claim(client, conn)
     for channel, reason in RAW.items():
         _failed_delivery(conn, claim_id, channel, reason)
 
