@@ -295,7 +295,6 @@ class KafkaCluster:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until every node is registered as a broker with the controller quorum."""
-        from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
         deadline = time.monotonic() + timeout
@@ -308,8 +307,7 @@ class KafkaCluster:
                 time.sleep(0.1)
                 continue
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000,
-                                         **self.admin_options())  # fmt: skip
+                admin = self._admin()
                 try:
                     brokers = admin.describe_cluster()["brokers"]
                 finally:
