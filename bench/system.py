@@ -110,8 +110,8 @@ class System:
         )
         migrate(self.settings.database_url)
         make_app(self.settings, create_tables=True).close()
-        # The portal's own topic exists before the ingress subscribes: the embedded broker never shows a
-        # pattern subscriber a topic created later (Apache Kafka does, within PATTERN_REFRESH_MS).
+        # The portal's own topic exists before the ingress starts: the measure leaves out the up to
+        # PATTERN_REFRESH_MS the ingress takes to find a topic created later.
         ensure_topics(self.settings.kafka_bootstrap_servers, [PORTAL])
         self._sampler.start()
         return self.settings

@@ -3,7 +3,9 @@ in Postgres in the same transaction as its effects (so redelivery after a crash 
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -58,6 +60,11 @@ def backoff(failures: int) -> float:
 NOT_MINE = tuple(e.errno for e in (TopicAlreadyExistsError, TopicAuthorizationFailedError,
                                    ClusterAuthorizationFailedError))  # fmt: skip
 PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new portal's) within this
+
+
+def matching(topics: set[str], pattern: str) -> list[str]:
+    """The topics a pattern subscriber consumes, in a stable order."""
+    return sorted(topic for topic in topics if re.fullmatch(pattern, topic))
 
 
 class _PerRecord(Exception):
@@ -165,8 +172,10 @@ class TrackedConsumer:
         batch_handler: BatchHandler | None = None,
         pattern: str | None = None,
     ) -> None:
-        """``pattern``: subscribe to every topic whose name matches it (instead of ``topics``), found
-        again at each metadata refresh."""
+        """``pattern``: consume every topic whose name matches it (instead of ``topics``). The member
+        lists the broker's topics every ``PATTERN_REFRESH_MS`` and subscribes again by name when the
+        matching set changed: neither the client's own pattern subscription (kafka-python 3 sometimes
+        never sees a later topic) nor the embedded broker (which never shows one) can be relied on."""
         self.settings = settings
         self.pattern = pattern
         self.poison = poison
@@ -176,6 +185,7 @@ class TrackedConsumer:
         self.batch_handler = batch_handler
         self.handled = 0
         self.batches = 0  # polls handled in one transaction
+        self.subscribed: list[str] = []  # the topics the member consumes now
         self._topic_ids: Callable[[str], str | None] = lambda _topic: None
         self._refresh_metadata: Callable[[], object] = lambda: None
         self._gaps: set[tuple[str, int, int]] = set()
@@ -233,7 +243,6 @@ class TrackedConsumer:
             fetch_max_wait_ms=100,
             **(
                 {"max_poll_records": 200}
-                | ({"metadata_max_age_ms": PATTERN_REFRESH_MS} if self.pattern else {})
                 | self.settings.consumer_timeouts()
                 | options
                 | self.settings.kafka_options()
@@ -267,11 +276,23 @@ class TrackedConsumer:
                         consumer.seek(tp, offset)
                 log.info("consumer.assigned", consumer=consumer_ref.name, partitions=len(assigned))
 
-        if self.pattern:
-            consumer.subscribe(pattern=self.pattern, listener=SeekToStored())
-        else:
-            consumer.subscribe(self.topics, listener=SeekToStored())
+        listener, subscribed, looked = SeekToStored(), list(self.topics), 0.0
+        self.subscribed = subscribed
+        if subscribed:
+            consumer.subscribe(subscribed, listener=listener)
         while not stop.is_set():
+            if self.pattern and time.monotonic() - looked >= PATTERN_REFRESH_MS / 1000:
+                looked, found = time.monotonic(), matching(consumer.topics(), self.pattern)
+                if found != subscribed:
+                    log.info("consumer.topics", consumer=self.name, topics=len(found))
+                    subscribed = self.subscribed = found
+                    if subscribed:
+                        consumer.subscribe(subscribed, listener=listener)
+                    else:
+                        consumer.unsubscribe()
+            if not subscribed:  # nothing to consume yet (no portal has a topic)
+                stop.wait(0.2)
+                continue
             batch = consumer.poll(timeout_ms=200)
             if batch and self.batch_handler is not None and self._handle_batch(conn, batch):
                 continue

@@ -296,3 +296,31 @@ def test_a_poll_of_submissions_is_saved_in_one_batch_and_refusals_are_sent_once(
         b"undecodable",
         b"unknown_motif",
     ]
+
+
+def test_a_portal_created_while_the_ingress_runs_is_consumed_without_a_restart(
+    settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any],
+    producer: KafkaProducer,
+) -> None:  # fmt: skip
+    """`ipe portals create` on a running system: the ingress finds the new topic by itself (it lists the
+    broker's topics, the client's pattern subscription once missed one for a whole chaos run)."""
+    group = f"ipe-ingress-late-{random_digits(8)}"
+    consumer = Ingress(settings, claims_app, codec).consumer(group)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: consumer.subscribed, timeout=60, what="the ingress subscribed to the topics there")
+        portal = f"portal-{random_digits(9)}"
+        insured = declare(conn, months=40)
+        create_account(conn, portal, "portal-password", "portal", [insured.affiliation_number])
+        topics_for(settings, portal)
+        producer.send(portal_topic(portal), key=b"l-1", value=submission(codec, portal, insured, "l-1")).get(
+            30
+        )
+        claim_id = uuid.uuid5(NAMESPACE, f"{portal}:l-1")
+        wait_for(lambda: claim_id in claims_app.repository, timeout=60, what="the claim of the new portal")
+        assert portal_topic(portal) in consumer.subscribed
+    finally:
+        stop.set()
+        thread.join(timeout=20)
