@@ -33,9 +33,9 @@ run: install
 	$(BIN)/ipe up --broker auto
 
 # The Apache Kafka broker's jars from Maven Central into .cache/kafka/VERSION/libs (infra/kafka/pom.xml),
-# checked against infra/kafka/libs.sha256. After a version bump: $(BIN)/python -m ipe_claims.infra.kafka_jars --record
+# checked against infra/kafka/libs.sha256. After a version bump: $(BIN)/python -m ipe_claims.operations.kafka_jars --record
 kafka-jars: install
-	$(BIN)/python -m ipe_claims.infra.kafka_jars
+	$(BIN)/python -m ipe_claims.operations.kafka_jars
 
 down: install
 	$(BIN)/ipe down

@@ -23,8 +23,8 @@ from bench.system import PORTAL, System, wait_until
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka import make_producer
+from ipe_claims.application.intake import claim_id_for
 from ipe_claims.domain.claim import Claim
-from ipe_claims.intake import claim_id_for
 from ipe_claims.settings import portal_topic
 
 PASSWORD = "bench-password-not-secret"  # a throw-away account in a throw-away database

@@ -28,8 +28,8 @@ from ipe_claims.cli_parked import parked_app
 from ipe_claims.cli_portals import portals_app
 from ipe_claims.cli_report import affiliations_app, report_command
 from ipe_claims.cli_simulate import simulate_command
-from ipe_claims.infra.private import make_private, masked
-from ipe_claims.infra.supervisor import Supervisor, pid_alive, read_state
+from ipe_claims.operations.private import make_private, masked
+from ipe_claims.operations.supervisor import Supervisor, pid_alive, read_state
 from ipe_claims.settings import Settings
 
 app = typer.Typer(help="ipe-claims: the CNSS job-loss benefit (IPE) claims service.", no_args_is_help=True)
@@ -97,7 +97,7 @@ def activation_script() -> Path:
 
 
 def _print_welcome(state: dict[str, object]) -> None:
-    from ipe_claims.demo import DEMO_AUDITOR, DEMO_EMPLOYER, INSURED
+    from ipe_claims.entrypoints.demo import DEMO_AUDITOR, DEMO_EMPLOYER, INSURED
 
     url = state["http_url"]
     console.print(f"[bold green]ipe-claims is up[/bold green]  (state in {state['home']})")
@@ -138,7 +138,7 @@ def _choose_broker(broker: str) -> str:
     """``auto``: Apache Kafka when a JDK 17+ (and Maven, or the jars cached) is here; said in one line."""
     if broker != "auto":
         return broker
-    from ipe_claims.infra.kafka_jars import kafka_version, toolchain
+    from ipe_claims.operations.kafka_jars import kafka_version, toolchain
 
     usable, why = toolchain()
     if usable:
@@ -258,7 +258,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 @app.command(name="seed")
 def seed_command() -> None:
     """Load the demo reference data and accounts (what `make run` loads into an empty database)."""
-    from ipe_claims.demo import is_seeded, seed
+    from ipe_claims.entrypoints.demo import is_seeded, seed
 
     with psycopg.connect(_database_url(), autocommit=True) as conn:
         if is_seeded(conn):

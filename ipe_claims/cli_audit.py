@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ipe_claims.adapters import access_log
-from ipe_claims.infra.supervisor import read_state
+from ipe_claims.operations.supervisor import read_state
 from ipe_claims.settings import Settings
 
 relay_app = typer.Typer(help="The outbox relay.", no_args_is_help=True)
@@ -25,7 +25,7 @@ console = Console(soft_wrap=True)
 def settings() -> Settings:
     """DATABASE_URL / KAFKA_*, or those of the instance `ipe up` runs in $IPE_HOME (its admin on Kafka)."""
     from ipe_claims.cli import _database_url, _home
-    from ipe_claims.infra.kafka_access import admin_env
+    from ipe_claims.operations.kafka_access import admin_env
 
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         kafka = {"KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"]}
@@ -37,7 +37,7 @@ def settings() -> Settings:
 
 @contextmanager
 def store(config: Settings) -> Iterator[Any]:
-    from ipe_claims.bootstrap import make_app
+    from ipe_claims.entrypoints.bootstrap import make_app
 
     app = make_app(config)
     try:

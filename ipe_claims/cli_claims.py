@@ -25,8 +25,8 @@ def return_to_work(
     declared_on: Annotated[str | None, typer.Option(help="When it was declared (default: today).")] = None,
 ) -> None:
     """Record a reprise d'activité: the benefit ends the day before the return."""
-    from ipe_claims.bootstrap import make_app
     from ipe_claims.cli import _database_url
+    from ipe_claims.entrypoints.bootstrap import make_app
     from ipe_claims.settings import Settings
 
     try:

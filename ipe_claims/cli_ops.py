@@ -74,7 +74,7 @@ def restore(
     """Load FILE into this (migrated) database; read models and positions start over from the store."""
     from ipe_claims.adapters.backup import BackupError, restore_file
     from ipe_claims.adapters.migrations import migrate
-    from ipe_claims.bootstrap import make_app
+    from ipe_claims.entrypoints.bootstrap import make_app
     from ipe_claims.settings import Settings
 
     url = _database_url()

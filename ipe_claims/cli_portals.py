@@ -34,9 +34,9 @@ def _database_url() -> str:
 def _kafka() -> tuple[str, dict[str, str]]:
     """Bootstrap servers and the admin's kafka-python options ({} when the broker authenticates nobody)."""
     from ipe_claims.cli import _home
-    from ipe_claims.infra import kafka_access
-    from ipe_claims.infra.kafka_cluster import ADMIN_USER
-    from ipe_claims.infra.supervisor import read_state
+    from ipe_claims.operations import kafka_access
+    from ipe_claims.operations.kafka_cluster import ADMIN_USER
+    from ipe_claims.operations.supervisor import read_state
 
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         settings = Settings.from_env()

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ipe_claims.adapters.templating import html_environment
 from ipe_claims.analytics.simulation import RuleFileError, SimulationReport, load_rules, simulate
-from ipe_claims.templating import html_environment
 
 console = Console(soft_wrap=True)
 
@@ -35,8 +35,8 @@ def simulate_command(
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with charts.")] = None,
 ) -> None:
     """Replay every decided claim of the period under an alternative rule set; nothing is written."""
-    from ipe_claims.bootstrap import make_app
     from ipe_claims.cli import _database_url
+    from ipe_claims.entrypoints.bootstrap import make_app
     from ipe_claims.settings import Settings
 
     try:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ipe_claims.clock import SystemClock
+from ipe_claims.application.clock import SystemClock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,7 @@ class Settings:
     kafka_ssl_keyfile: str = ""
     postgres_sslmode: str = ""
     require_tls: bool = False  # IPE_REQUIRE_TLS=1: refuse to start without TLS to Kafka and Postgres
-    # The days every clock of the process is moved by (ipe_claims/clock.py): tests and rehearsals only.
+    # The days every clock of the process is moved by (ipe_claims/application/clock.py): tests and rehearsals only.
     clock_shift_days: int = 0
     # Logins (docs/security.md): attempts per client address and minute that fail or are being checked (then
     # 429), and Argon2 checks at once per api process (64 MiB each; beyond, 503 + Retry-After without hashing).

@@ -10,12 +10,12 @@ from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.declarations_kafka import CONSUMER_NAME as DECLARATIONS
 from ipe_claims.adapters.declarations_kafka import DeclarationsConsumer
 from ipe_claims.adapters.parked import Handler
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
-from services.claim_intake.ingress import CONSUMER_NAME as INGRESS
-from services.claim_intake.ingress import Ingress
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.eligibility_projector.projector import EligibilityProjector
+from services.ingress.ingress import CONSUMER_NAME as INGRESS
+from services.ingress.ingress import Ingress
 from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER

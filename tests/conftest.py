@@ -7,7 +7,7 @@ start them; unit tests need nothing. Tests use random identifiers, so they share
 cleaning up after each other.
 
 The whole system under test lives on one day, ``TODAY``, whatever the day the suite runs: the harness moves
-every clock (``IPE_CLOCK_SHIFT_DAYS``, ipe_claims/clock.py) of this process and of the processes it starts.
+every clock (``IPE_CLOCK_SHIFT_DAYS``, ipe_claims/application/clock.py) of this process and of the processes it starts.
 ``make test`` runs the date-dependent tests (marked ``calendar``) again at the calendar's edges by setting
 ``IPE_TEST_TODAY``.
 """
@@ -32,13 +32,13 @@ from ipe_claims.adapters.declarations import HEADER as DECLARATIONS_HEADER
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.bootstrap import configure_logging, make_app
-from ipe_claims.clock import SystemClock
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import SystemClock
 from ipe_claims.domain.contributions import months_before
-from ipe_claims.infra.kafka_cluster import KafkaCluster
-from ipe_claims.infra.kafka_jars import fetch, kafka_version, toolchain
-from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
+from ipe_claims.entrypoints.bootstrap import configure_logging, make_app
+from ipe_claims.operations.kafka_cluster import KafkaCluster
+from ipe_claims.operations.kafka_jars import fetch, kafka_version, toolchain
+from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.settings import Settings
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from ipe_claims.adapters.declarations import contribution_history
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.rules import VALABLE, ClaimFacts, Decision, RuleSet, decide, ruleset_for

@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from ipe_claims.adapters.claim_messages import to_record
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.seal import stream_status
 from ipe_claims.domain.claim import Claim
 

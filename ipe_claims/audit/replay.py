@@ -20,8 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ipe_claims import projections
-from ipe_claims.application import CLAIM_TOPICS, ClaimsApplication
+from ipe_claims.adapters import projections
+from ipe_claims.application.claims import CLAIM_TOPICS, ClaimsApplication
 from ipe_claims.audit import fold
 from ipe_claims.audit.store_source import RecordDecoder, claim_notifications
 

@@ -276,17 +276,3 @@ def run(database_url: str, stop: threading.Event, every: float = 5.0) -> None:
         except psycopg.OperationalError as exc:
             log.warning("audit.seal_retry", error=type(exc).__name__)
             stop.wait(1.0)
-
-
-def main() -> None:
-    from ipe_claims.bootstrap import configure_logging, run_until_signalled, take_priority
-    from ipe_claims.settings import Settings
-
-    configure_logging("sealer")
-    settings = Settings.from_env()
-    take_priority("sealer", settings)
-    run_until_signalled(lambda stop: run(settings.database_url, stop))
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from ipe_claims.adapters.claim_messages import RecordDecoder as RecordDecoder
-from ipe_claims.application import CLAIM_TOPICS, ClaimsApplication
+from ipe_claims.application.claims import CLAIM_TOPICS, ClaimsApplication
 
 PAGE = 1000
 

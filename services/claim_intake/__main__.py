@@ -2,7 +2,7 @@
 
 import uvicorn
 
-from ipe_claims.bootstrap import bootstrap
+from ipe_claims.entrypoints.bootstrap import bootstrap
 from services.claim_intake.api import create_app
 
 

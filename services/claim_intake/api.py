@@ -1,7 +1,7 @@
 """The intake HTTP API (FastAPI; OpenAPI at /docs and /redoc, their assets served by the API itself): the app,
 its lifespan and its routers.
 
-Routers are thin: authenticate (deps), validate and submit (ipe_claims.intake), read the read models.
+Routers are thin: authenticate (deps), validate and submit (ipe_claims.application.intake), read the read models.
 A new area of the API is a module in ``routes/`` and one ``include_router`` line here.
 """
 
@@ -15,8 +15,8 @@ from fastapi_offline import FastAPIOffline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.clock import Clock
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import Clock
 from ipe_claims.settings import Settings
 from services.claim_intake import errors, limits, login_guard, portal
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
@@ -45,7 +45,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool.open(wait=True, timeout=30)
         if app.state.store is None:
-            from ipe_claims.bootstrap import make_app
+            from ipe_claims.entrypoints.bootstrap import make_app
 
             app.state.store = make_app(settings)
         app.state.submissions = Submissions(

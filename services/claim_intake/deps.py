@@ -23,8 +23,8 @@ from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from ipe_claims.adapters.accounts import Principal, principal_for_token
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.clock import Clock
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import Clock
 from ipe_claims.settings import Settings
 from services.claim_intake import errors, limits
 

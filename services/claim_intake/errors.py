@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from ipe_claims.intake import Refusal, not_found
+from ipe_claims.application.intake import Refusal, not_found
 
 __all__ = ["ApiError", "Refusal", "error_response", "forbidden", "install", "not_found", "unauthorized"]
 

@@ -33,10 +33,10 @@ import psycopg
 import structlog
 from psycopg_pool import ConnectionPool
 
-from ipe_claims import intake
 from ipe_claims.adapters.accounts import Principal, principal_for_token
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.clock import Clock
+from ipe_claims.application import intake
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import Clock
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import local_date
 from services.claim_intake import access_log, errors, metrics

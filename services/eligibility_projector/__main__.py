@@ -2,7 +2,7 @@
 
 import threading
 
-from ipe_claims.bootstrap import bootstrap, run_until_signalled
+from ipe_claims.entrypoints.bootstrap import bootstrap, run_until_signalled
 from services.eligibility_projector.projector import EligibilityProjector
 
 

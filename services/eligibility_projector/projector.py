@@ -21,14 +21,14 @@ from kafka.consumer.fetcher import ConsumerRecord
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import contribution_histories, contribution_history
 from ipe_claims.adapters.kafka import TrackedConsumer
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.clock import Clock
+from ipe_claims.adapters.projections import apply_claim_event
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import Clock
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import awaited_declaration
 from ipe_claims.domain.rules import ClaimFacts, decide, ruleset_for
-from ipe_claims.projections import apply_claim_event
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
 log = structlog.get_logger()

@@ -8,7 +8,7 @@ import threading
 
 import structlog
 
-from ipe_claims.bootstrap import bootstrap, run_until_signalled
+from ipe_claims.entrypoints.bootstrap import bootstrap, run_until_signalled
 from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import Notifier

@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ipe_claims.templating import html_environment
+from ipe_claims.adapters.templating import html_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("deposited", "valid", "rejected", "benefit_ended")

@@ -23,7 +23,7 @@ from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.contacts import Contact
 from ipe_claims.adapters.kafka import TrackedConsumer
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.notification import EMAIL, NONE, SMS, Notification, channels_for, delivery_id

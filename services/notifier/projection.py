@@ -18,7 +18,7 @@ import structlog
 from eventsourcing.persistence import Notification as StoredNotification
 
 from ipe_claims.adapters import delivery_log
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.notification import Notification
 from ipe_claims.settings import Settings
 

@@ -24,7 +24,7 @@ from ipe_claims.adapters import delivery_log
 from ipe_claims.adapters.delivery_log import Due
 from ipe_claims.adapters.sms_gateway import Sms, SmsGateway
 from ipe_claims.adapters.smtp import Email, SmtpChannel
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.notification import EMAIL, PENDING, SMS, Notification, Outcome
 from ipe_claims.settings import Settings
 from services.notifier.config import NotifierConfig

@@ -28,7 +28,7 @@ DEFAULTS = {
 def _broker(wanted: str) -> str:
     if wanted != "auto":
         return wanted
-    from ipe_claims.infra.kafka_jars import toolchain
+    from ipe_claims.operations.kafka_jars import toolchain
 
     usable, why = toolchain()
     print(f"chaos: {'Apache Kafka, three nodes' if usable else 'the embedded broker'} ({why})", flush=True)

@@ -18,10 +18,10 @@ from typing import TypeVar
 
 from kafka.errors import KafkaError
 
-from ipe_claims.infra import kafka_access
-from ipe_claims.infra.kafka_cluster import KafkaCluster, KafkaSecurity
-from ipe_claims.infra.kafka_jars import libs_dir
-from ipe_claims.infra.supervisor import pid_alive
+from ipe_claims.operations import kafka_access
+from ipe_claims.operations.kafka_cluster import KafkaCluster, KafkaSecurity
+from ipe_claims.operations.kafka_jars import libs_dir
+from ipe_claims.operations.supervisor import pid_alive
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR_GROUP
 from tests.chaos.system import ChaosSystem

@@ -153,7 +153,7 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
 
     from ipe_claims.adapters.avro import AvroCodec
     from ipe_claims.adapters.kafka import make_producer
-    from ipe_claims.intake import claim_id_for
+    from ipe_claims.application.intake import claim_id_for
     from ipe_claims.settings import Settings
 
     shown = json.loads(system.ipe("portals", "show", PORTAL, "--json").stdout)

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from ipe_claims.infra.local import LocalPostgres, free_port
-from ipe_claims.infra.supervisor import pid_alive
+from ipe_claims.operations.local import LocalPostgres, free_port
+from ipe_claims.operations.supervisor import pid_alive
 
 IPE = [sys.executable, "-m", "ipe_claims.cli"]
 DECLARATION_HEADER = [

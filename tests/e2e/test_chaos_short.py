@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ipe_claims.infra.kafka_jars import toolchain
+from ipe_claims.operations.kafka_jars import toolchain
 from tests.chaos.scenario import Plan, run
 
 pytestmark = pytest.mark.e2e

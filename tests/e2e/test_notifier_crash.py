@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 from tests.conftest import TODAY, random_digits, wait_for, write_declarations_csv
 from tests.e2e.test_system import System
 from tests.integration.test_notifier_stubs import SmsGatewayStub, SmtpSink

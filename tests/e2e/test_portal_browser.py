@@ -19,7 +19,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ipe_claims.adapters.accounts import create_account
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.settings import Settings
 from services.claim_intake.portal.texts import words

@@ -19,8 +19,8 @@ import httpx
 import psycopg
 import pytest
 
-from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
-from ipe_claims.infra.supervisor import SERVICES, pid_alive
+from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port
+from ipe_claims.operations.supervisor import SERVICES, pid_alive
 from tests.conftest import TODAY, random_digits, test_broker, wait_for, write_declarations_csv
 
 pytestmark = pytest.mark.e2e

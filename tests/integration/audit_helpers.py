@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from typer.testing import CliRunner, Result
 
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.cli import app as cli_app
 from ipe_claims.settings import Settings
 from tests.conftest import CLOCK, TODAY, Insured, declare, wait_for

@@ -14,16 +14,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.infra.local import free_port
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.operations.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
-from services.claim_intake.relay import Relay
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.eligibility_projector.projector import EligibilityProjector
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
 from services.notifier.notifier import Notifier
+from services.relay.relay import Relay
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration

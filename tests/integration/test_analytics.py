@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
 
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from tests.integration.audit_helpers import busy_run, wait_projected

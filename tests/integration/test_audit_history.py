@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import create_account
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR

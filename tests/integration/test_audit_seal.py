@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from ipe_claims.adapters.migrations import migrate
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.seal import content_hash
-from ipe_claims.bootstrap import make_app
+from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.settings import Settings
 from tests.conftest import declare
 from tests.integration.audit_helpers import file_claim, run_cli

@@ -28,10 +28,10 @@ from ipe_claims.adapters.backup import BACKED_UP, REBUILT, SESSION, BackupError,
 from ipe_claims.adapters.backup_crypto import read_key
 from ipe_claims.adapters.claim_messages import to_message
 from ipe_claims.adapters.migrations import migrate
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.bootstrap import make_app
-from ipe_claims.infra.local import LocalPostgres, free_port
-from ipe_claims.projections import apply_claim_event
+from ipe_claims.adapters.projections import apply_claim_event
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.entrypoints.bootstrap import make_app
+from ipe_claims.operations.local import LocalPostgres, free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import EligibilityProjector

@@ -16,7 +16,7 @@ import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer
-from ipe_claims.infra.local import LocalBroker, free_port
+from ipe_claims.operations.local import LocalBroker, free_port
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 from tests.conftest import wait_for
 

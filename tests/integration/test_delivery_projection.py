@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from ipe_claims.adapters import delivery_log
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.notification import EMAIL, SMS, Notification
 from ipe_claims.settings import Settings
 from services.notifier.projection import DeliveryProjection

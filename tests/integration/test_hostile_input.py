@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import create_account
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.routes.health import consumer_lag, health_report

@@ -17,10 +17,10 @@ import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ipe_claims.adapters.accounts import Principal, principal_for_token
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.intake import Refusal, Submission
 from ipe_claims.domain.claim import InsuredRecord
-from ipe_claims.infra.local import free_port
-from ipe_claims.intake import Refusal, Submission
+from ipe_claims.operations.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.deps import Bearer, Tokens

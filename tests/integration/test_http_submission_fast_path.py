@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import set_disabled
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake import access_log
 from services.claim_intake.api import create_app

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import create_account
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app

@@ -24,11 +24,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka_identities import admin_client, create_portal_topic
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, InsuredRecord
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, Settings, portal_topic
-from services.claim_intake.ingress import Ingress
+from services.ingress.ingress import Ingress
 from tests.conftest import TODAY, Insured, declare, random_digits, wait_for
 
 pytestmark = pytest.mark.integration
@@ -218,7 +218,7 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
     settings: Settings, claims_app: ClaimsApplication, codec: AvroCodec, conn: psycopg.Connection[Any],
     producer: KafkaProducer,
 ) -> None:  # fmt: skip
-    """``python -m services.claim_intake.ingress`` as `ipe up` runs it, with its metrics port."""
+    """``python -m services.ingress`` as `ipe up` runs it, with its metrics port."""
     portal = f"portal-{random_digits(9)}"
     insured = declare(conn, months=40)
     create_account(conn, portal, "portal-password", "portal", [insured.affiliation_number])
@@ -227,7 +227,7 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
     env = {**os.environ, "DATABASE_URL": settings.database_url, "IPE_KAFKA_FAST_GROUPS": "1",
            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
            "IPE_INGRESS_METRICS_PORT": str(metrics_port)}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "services.claim_intake.ingress"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "services.ingress"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
         topic = portal_topic(portal)

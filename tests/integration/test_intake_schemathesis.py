@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ipe_claims.adapters.accounts import create_account, issue_token
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from tests.conftest import declare, random_digits
 from tests.integration.conftest import served_api

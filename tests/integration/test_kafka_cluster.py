@@ -12,8 +12,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from ipe_claims.infra.kafka_cluster import KafkaCluster, KafkaNode
-from ipe_claims.infra.kafka_jars import fetch, toolchain
+from ipe_claims.operations.kafka_cluster import KafkaCluster, KafkaNode
+from ipe_claims.operations.kafka_jars import fetch, toolchain
 from tests.conftest import wait_for
 
 pytestmark = [

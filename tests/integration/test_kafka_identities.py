@@ -25,15 +25,15 @@ from typer.testing import CliRunner
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.kafka_identities import DECLARATIONS_PRODUCER, service_principal
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.cli import app as cli
 from ipe_claims.domain.claim import NAMESPACE
-from ipe_claims.infra.kafka_access import KafkaAccess, principals, provision
-from ipe_claims.infra.kafka_cluster import ADMIN_USER, SCRAM, KafkaCluster, KafkaSecurity, client_options
-from ipe_claims.infra.kafka_jars import fetch, toolchain
-from ipe_claims.infra.supervisor import SERVICES
+from ipe_claims.operations.kafka_access import KafkaAccess, principals, provision
+from ipe_claims.operations.kafka_cluster import ADMIN_USER, SCRAM, KafkaCluster, KafkaSecurity, client_options
+from ipe_claims.operations.kafka_jars import fetch, toolchain
+from ipe_claims.operations.supervisor import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, DECLARATIONS_TOPIC, Settings, portal_topic
-from services.claim_intake.ingress import Ingress
+from services.ingress.ingress import Ingress
 from tests.conftest import TODAY, Insured, declare, random_digits, wait_for
 
 pytestmark = [

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.declarations import load_rows
-from ipe_claims.application import ClaimsApplication
-from ipe_claims.clock import FixedClock
+from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import FixedClock
 from ipe_claims.domain.claim import OpenClaimExists
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ipe_claims.infra.local import LocalPostgres, free_port
+from ipe_claims.operations.local import LocalPostgres, free_port
 from tests.conftest import Infra
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ipe_claims.adapters import contacts, delivery_log
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.smtp import SmtpConfig
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.notification import Notification, RetryPolicy, delivery_id
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app

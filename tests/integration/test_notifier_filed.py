@@ -12,7 +12,7 @@ import pytest
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import to_message
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import FILED, Notifier

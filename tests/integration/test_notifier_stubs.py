@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from ipe_claims.adapters.sms_gateway import Sms, SmsGateway
 from ipe_claims.adapters.smtp import Email, SmtpChannel, SmtpConfig
 from ipe_claims.domain.notification import Delivered, Failure
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 
 
 class SmtpSink:

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.declarations import load_rows
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.settings import Settings
 from tests.conftest import TODAY, declare, random_digits

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import OpenClaimExists
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 from tests.conftest import CLOCK, Insured, days_ago, declare, wait_for

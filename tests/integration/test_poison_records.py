@@ -18,7 +18,7 @@ from kafka.partitioner.default import murmur2
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import to_message
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import Claim
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, TOPIC_PARTITIONS, Settings
 from services.claim_intake.api import create_app

@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import RecordDecoder, to_message
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.store_source import claim_notifications
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.rules import REJETE, VALABLE

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.kafka_source import expected_on_kafka, kafka_records
 from ipe_claims.audit.replay import Shadow, last_claim_position, read_models, snapshot, store_records
 from ipe_claims.settings import Settings

@@ -25,17 +25,17 @@ from eventsourcing.persistence import Notification as StoredNotification
 from eventsourcing.utils import get_topic
 
 from ipe_claims.adapters.claim_messages import to_record
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit import replay
 from ipe_claims.audit.fold import fold
 from ipe_claims.audit.replay import Record, Shadow, read_models, store_records
 from ipe_claims.audit.store_source import RecordDecoder, claim_notifications
-from ipe_claims.bootstrap import make_app
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, return_to_work
 from ipe_claims.domain.notification import Notification
 from ipe_claims.domain.rules import VALABLE, ClaimFacts, decide, ruleset_for
+from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.history import notifications
 from ipe_claims.audit.kafka_source import relay_position
 from ipe_claims.audit.replay import count_claim_events, snapshot

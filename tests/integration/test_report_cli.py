@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from tests.conftest import CLOCK, TODAY, declare, random_digits, wait_for
 from tests.integration.conftest import Pipeline

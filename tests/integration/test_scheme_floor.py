@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import NAMESPACE, InsuredRecord
 from ipe_claims.domain.rules import FILED_LATE, SCHEME_START
 from ipe_claims.settings import Settings, portal_topic

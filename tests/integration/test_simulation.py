@@ -14,7 +14,7 @@ import pytest
 
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.analytics.simulation import simulate
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.cli_simulate import render_html
 from ipe_claims.domain.contributions import months_before
 from tests.conftest import declare, wait_for

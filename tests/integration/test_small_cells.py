@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ipe_claims.analytics.wording import number
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from tests.conftest import declare, wait_for

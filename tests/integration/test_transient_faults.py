@@ -17,7 +17,7 @@ from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import TrackedConsumer
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.routes.health import broker_end_offsets, stalled_partitions
 from tests.conftest import random_digits, wait_for

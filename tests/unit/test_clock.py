@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ipe_claims.clock import FixedClock, SystemClock
+from ipe_claims.application.clock import FixedClock, SystemClock
 from ipe_claims.settings import Settings
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.avro import MARKER, AvroCodec, AvroDecodeError
-from ipe_claims.clock import FixedClock
+from ipe_claims.application.clock import FixedClock
 from ipe_claims.settings import REPO_ROOT
 from services.eligibility_projector.projector import EligibilityProjector
 from services.notifier.messages import MessageRenderer

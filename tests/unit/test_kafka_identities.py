@@ -18,11 +18,11 @@ from ipe_claims.adapters.kafka_identities import (
     check_portal_name,
     portal_grants,
 )
-from ipe_claims.infra import kafka_access
-from ipe_claims.infra.kafka_cluster import ADMIN_USER
-from ipe_claims.infra.supervisor import SERVICES
+from ipe_claims.operations import kafka_access
+from ipe_claims.operations.kafka_cluster import ADMIN_USER
+from ipe_claims.operations.supervisor import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, DECLARATIONS_TOPIC, portal_of_topic, portal_topic
-from services.claim_intake.ingress import PORTAL_TOPICS
+from services.ingress.ingress import PORTAL_TOPICS
 
 
 def test_every_process_has_its_grants_and_only_the_relay_writes_claim_events() -> None:

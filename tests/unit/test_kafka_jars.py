@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ipe_claims.infra.kafka_jars import JarsError, kafka_version, pinned, verify
+from ipe_claims.operations.kafka_jars import JarsError, kafka_version, pinned, verify
 
 
 def _copy_of_the_pinned_names(folder: Path) -> None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from ipe_claims.bootstrap import configure_logging
+from ipe_claims.entrypoints.bootstrap import configure_logging
 
 
 def test_a_library_warning_is_a_json_line_like_ours(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,8 @@ import pytest
 
 from ipe_claims.adapters import backup_crypto
 from ipe_claims.adapters.backup_crypto import DecryptError, DecryptingReader, EncryptingWriter, KeyFileError
-from ipe_claims.infra.private import make_private, masked
-from ipe_claims.infra.supervisor import Supervisor
+from ipe_claims.operations.private import make_private, masked
+from ipe_claims.operations.supervisor import Supervisor
 
 URL = "postgresql://postgres:s3cr3t-Pw_xyz@127.0.0.1:5433/ipe"
 

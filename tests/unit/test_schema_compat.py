@@ -16,7 +16,7 @@ from fastavro import parse_schema, schemaless_reader
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import to_message, to_record
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.schema_compat import read_problems, schema_versions, version_pairs
 from ipe_claims.domain.claim import Claim
 from ipe_claims.settings import REPO_ROOT

@@ -10,16 +10,16 @@ from typing import Any
 import yaml
 
 from ipe_claims.adapters.kafka_identities import service_principal
-from ipe_claims.infra.kafka_access import password_variable, principals
-from ipe_claims.infra.kafka_cluster import (
+from ipe_claims.operations.kafka_access import password_variable, principals
+from ipe_claims.operations.kafka_cluster import (
     ADMIN_USER,
     LOCAL_GROUP_SETTINGS,
     KafkaCluster,
     KafkaSecurity,
     cluster_settings,
 )
-from ipe_claims.infra.kafka_jars import kafka_version
-from ipe_claims.infra.supervisor import SERVICES
+from ipe_claims.operations.kafka_jars import kafka_version
+from ipe_claims.operations.supervisor import SERVICES
 from ipe_claims.settings import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "infra" / "compose.yaml"
@@ -106,6 +106,6 @@ def test_compose_runs_every_process_as_its_own_principal() -> None:
 def test_the_setup_job_makes_the_topics_and_principals_the_services_expect() -> None:
     """With the project's own code: the topics of settings.py, and each principal with its ACLs."""
     setup = _compose()["services"]["kafka-setup"]
-    assert setup["command"] == ["python", "-m", "ipe_claims.infra.kafka_access"]
+    assert setup["command"] == ["python", "-m", "ipe_claims.operations.kafka_access"]
     assert setup["environment"]["KAFKA_SASL_USERNAME"] == ADMIN_USER
     assert {password_variable(p) for p in principals(SERVICES)[1:]} <= setup["environment"].keys()

@@ -10,7 +10,7 @@ import pytest
 
 PROBE = """
 import os
-from ipe_claims.bootstrap import take_priority
+from ipe_claims.entrypoints.bootstrap import take_priority
 from ipe_claims.settings import Settings
 before = os.nice(0)
 take_priority({process!r}, Settings.from_env({env!r}))

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from ipe_claims.adapters import portal_sessions
 from ipe_claims.adapters.accounts import Login, principal_for_token
-from ipe_claims.intake import not_found
+from ipe_claims.application.intake import not_found
 from services.claim_intake.deps import Config, Db
 from services.claim_intake.errors import ApiError
 from services.claim_intake.portal import web

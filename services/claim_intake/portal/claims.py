@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ipe_claims import intake
 from ipe_claims.adapters.portal_sessions import PortalSession
+from ipe_claims.application import intake
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log
 from services.claim_intake.deps import Bearer, Db, Now, request_id

@@ -11,8 +11,8 @@ from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ipe_claims import intake
 from ipe_claims.adapters.accounts import Principal
+from ipe_claims.application import intake
 from ipe_claims.domain.claim import Claim
 from services.claim_intake import access_log
 from services.claim_intake.deps import Db, Store, may_read_claim, request_id

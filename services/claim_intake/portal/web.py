@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ipe_claims.adapters.portal_sessions import PortalSession, find_session
+from ipe_claims.application.intake import Refusal
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.intake import Refusal
 from services.claim_intake import errors
 from services.claim_intake.portal.texts import COLUMNS, LANGUAGES, SITUATIONS, pick, words
 

@@ -8,7 +8,7 @@ import structlog
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from ipe_claims import intake
+from ipe_claims.application import intake
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (

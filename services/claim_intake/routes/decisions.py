@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from ipe_claims import intake
+from ipe_claims.application import intake
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from services.claim_intake import access_log, errors

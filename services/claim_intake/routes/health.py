@@ -34,7 +34,7 @@ from kafka.errors import KafkaError
 from psycopg.rows import tuple_row
 
 from ipe_claims.adapters.parked import parked_by_partition
-from ipe_claims.application import CLAIM_TOPICS
+from ipe_claims.application.claims import CLAIM_TOPICS
 from ipe_claims.settings import Settings
 
 router = APIRouter()

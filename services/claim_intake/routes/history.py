@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ipe_claims.adapters.accounts import Principal
+from ipe_claims.application.intake import calendar_date
 from ipe_claims.domain.dates import CASABLANCA
-from ipe_claims.intake import calendar_date
 from services.claim_intake import access_log, errors
 from services.claim_intake.csv_cells import cell
 from services.claim_intake.deps import ClaimReader, DateText, Db, DecimalJSONResponse, request_id

@@ -2,7 +2,7 @@
 
 ``infra/kafka/pom.xml`` names what to fetch; ``infra/kafka/libs.sha256`` pins what was fetched, so a
 jar that changes under the same coordinates (a compromised mirror, a corrupted cache) stops the start
-instead of running. ``python -m ipe_claims.infra.kafka_jars`` (``make kafka-jars``) fetches and checks;
+instead of running. ``python -m ipe_claims.operations.kafka_jars`` (``make kafka-jars``) fetches and checks;
 ``--record`` rewrites the pin after a deliberate version bump.
 """
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from ipe_claims.adapters.avro import AvroCodec
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 
 

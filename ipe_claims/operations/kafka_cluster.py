@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipe_claims.infra.local import free_port
+from ipe_claims.operations.local import free_port
 
 HEAP = "-Xmx512m"
 LOG4J = """\

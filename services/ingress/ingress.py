@@ -1,6 +1,6 @@
 """The Kafka ingress: claims that portals publish on their topics take the HTTP path.
 
-``python -m services.claim_intake.ingress``. Each portal publishes on ``ipe.claim-submissions.<portal>``,
+``python -m services.ingress``. Each portal publishes on ``ipe.claim-submissions.<portal>``,
 a topic only its Kafka principal may write (``ipe portals create``): the topic, which the broker
 enforced, says who sent a record, never a field the sender wrote. Each message is a ClaimSubmission (Avro
 single-object encoding). The topic's account must be an enabled ``portal`` (or ``employer``) account;
@@ -33,12 +33,12 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from ipe_claims import intake
 from ipe_claims.adapters import parked
 from ipe_claims.adapters.accounts import Principal, enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application import intake
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import Claim, InsuredRecord
 from ipe_claims.domain.dates import local_date
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, PORTAL_TOPIC_PREFIX, Settings, portal_of_topic
@@ -287,18 +287,3 @@ class Ingress:
             self.consumer(name).run(stop)
         finally:
             self._close_producer()
-
-
-def main() -> None:
-    from prometheus_client import start_http_server
-
-    from ipe_claims.bootstrap import bootstrap, run_until_signalled
-
-    wiring = bootstrap("ingress")
-    if wiring.settings.ingress_metrics_port:
-        start_http_server(wiring.settings.ingress_metrics_port, addr=wiring.settings.http_host)
-    run_until_signalled(Ingress(wiring.settings, wiring.app, wiring.codec).run)
-
-
-if __name__ == "__main__":
-    main()

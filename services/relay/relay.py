@@ -22,7 +22,7 @@ from ipe_claims.adapters.accounts import portal_names
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.kafka import ensure_topics, make_producer, topic_id
-from ipe_claims.application import ClaimsApplication
+from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -127,14 +127,3 @@ class Relay:
         if self._producer is not None:
             self._producer.close(timeout=2)
             self._producer = None
-
-
-def main() -> None:
-    from ipe_claims.bootstrap import bootstrap, run_until_signalled
-
-    wiring = bootstrap("relay")
-    run_until_signalled(Relay(wiring.settings, wiring.app, wiring.codec).run)
-
-
-if __name__ == "__main__":
-    main()

@@ -21,19 +21,19 @@ from typing import Any
 import psycopg
 
 from ipe_claims.adapters.kafka_identities import service_principal
-from ipe_claims.infra import kafka_access
-from ipe_claims.infra.kafka_cluster import ADMIN_USER, KafkaCluster, KafkaSecurity
-from ipe_claims.infra.local import LocalBroker, LocalPostgres, free_port
-from ipe_claims.infra.private import make_private, write_private
+from ipe_claims.operations import kafka_access
+from ipe_claims.operations.kafka_cluster import ADMIN_USER, KafkaCluster, KafkaSecurity
+from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port
+from ipe_claims.operations.private import make_private, write_private
 
 SERVICES = {
     "api": "services.claim_intake",
-    "relay": "services.claim_intake.relay",
+    "relay": "services.relay",
     "projector": "services.eligibility_projector",
     "notifier": "services.notifier",
-    "ingress": "services.claim_intake.ingress",
-    "declarations": "services.eligibility_projector.declarations",
-    "sealer": "ipe_claims.audit.seal",  # tamper evidence: seals new events every 5 s
+    "ingress": "services.ingress",
+    "declarations": "services.declarations",
+    "sealer": "services.sealer",  # tamper evidence: seals new events every 5 s
 }
 MAX_BACKOFF = 30.0
 
@@ -119,8 +119,8 @@ class Supervisor:
         """Infrastructure, schema, topics and demo data: everything the services expect to find."""
         from ipe_claims.adapters.kafka import ensure_topics
         from ipe_claims.adapters.migrations import migrate
-        from ipe_claims.bootstrap import make_app
-        from ipe_claims.demo import is_seeded, seed
+        from ipe_claims.entrypoints.bootstrap import make_app
+        from ipe_claims.entrypoints.demo import is_seeded, seed
         from ipe_claims.settings import Settings
 
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
@@ -153,7 +153,7 @@ class Supervisor:
     def _start_broker(self, ports: dict[str, int]) -> str:
         """The local broker or cluster asked for; its bootstrap address."""
         if self.broker_kind == "apache":
-            from ipe_claims.infra.kafka_jars import fetch
+            from ipe_claims.operations.kafka_jars import fetch
 
             nodes = range(1, self.broker_count + 1)
             self.access = kafka_access.load_or_create(self.home, SERVICES)
