@@ -22,7 +22,7 @@ from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application.claims import CLAIM_TOPICS
 from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port, wait_for_port
-from ipe_claims.operations.supervisor import SERVICES
+from ipe_claims.operations.processes import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, REPO_ROOT, TOPIC_PARTITIONS, Settings
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER

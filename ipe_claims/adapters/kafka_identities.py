@@ -66,7 +66,7 @@ def _group(name: str) -> Grant:
 
 READ, WRITE, DESCRIBE, CREATE = (ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE,
                                  ACLOperation.CREATE)  # fmt: skip
-# What each process of `ipe up` (supervisor.SERVICES) needs, and nothing more. WRITE and READ imply
+# What each process of `ipe up` (operations/processes.py SERVICES) needs, and nothing more. WRITE and READ imply
 # DESCRIBE; an idempotent producer needs no IDEMPOTENT_WRITE once it may WRITE a topic (KIP-679).
 SERVICE_GRANTS: dict[str, list[Grant]] = {
     # The API reads only end offsets, for /healthz's consumer lag.

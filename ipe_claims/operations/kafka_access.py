@@ -100,7 +100,7 @@ def main() -> None:
     """Compose's ``kafka-setup`` job: the topics, then every service principal's credential and ACLs,
     as the admin (``KAFKA_SASL_*``); the principals' passwords come from ``password_variable``."""
     from ipe_claims.adapters.kafka import ensure_topics
-    from ipe_claims.operations.supervisor import SERVICES
+    from ipe_claims.operations.processes import SERVICES
     from ipe_claims.settings import Settings
 
     settings = Settings.from_env()

@@ -25,16 +25,8 @@ from ipe_claims.operations import kafka_access
 from ipe_claims.operations.kafka_cluster import ADMIN_USER, KafkaCluster, KafkaSecurity
 from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port
 from ipe_claims.operations.private import make_private, write_private
+from ipe_claims.operations.processes import SERVICES
 
-SERVICES = {
-    "api": "services.claim_intake",
-    "relay": "services.relay",
-    "projector": "services.eligibility_projector",
-    "notifier": "services.notifier",
-    "ingress": "services.ingress",
-    "declarations": "services.declarations",
-    "sealer": "services.sealer",  # tamper evidence: seals new events every 5 s
-}
 MAX_BACKOFF = 30.0
 
 

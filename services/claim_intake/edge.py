@@ -18,7 +18,8 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.claim_intake import errors, metrics
+from ipe_claims.adapters import metrics
+from services.claim_intake import errors
 from services.claim_intake.unicode_text import unreadable_field
 
 MAX_BODY_BYTES = 16 * 1024  # a claim is about 200 bytes; anything near this is not a claim

@@ -33,13 +33,14 @@ import psycopg
 import structlog
 from psycopg_pool import ConnectionPool
 
+from ipe_claims.adapters import metrics
 from ipe_claims.adapters.accounts import Principal, principal_for_token
 from ipe_claims.application import intake
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
 from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.dates import local_date
-from services.claim_intake import access_log, errors, metrics
+from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Bearer, DecimalJSONResponse, Tokens, verified
 
 log = structlog.get_logger()

@@ -33,7 +33,7 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from ipe_claims.adapters import parked
+from ipe_claims.adapters import metrics, parked
 from ipe_claims.adapters.accounts import Principal, enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
@@ -42,7 +42,6 @@ from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import Claim, InsuredRecord
 from ipe_claims.domain.dates import local_date
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, PORTAL_TOPIC_PREFIX, Settings, portal_of_topic
-from services.claim_intake import metrics
 
 CONSUMER_NAME = "ipe-ingress"
 # Who may publish, by the role of the account whose topic the message came on (docs/security.md).

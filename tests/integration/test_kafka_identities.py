@@ -31,7 +31,7 @@ from ipe_claims.domain.claim import NAMESPACE
 from ipe_claims.operations.kafka_access import KafkaAccess, principals, provision
 from ipe_claims.operations.kafka_cluster import ADMIN_USER, SCRAM, KafkaCluster, KafkaSecurity, client_options
 from ipe_claims.operations.kafka_jars import fetch, toolchain
-from ipe_claims.operations.supervisor import SERVICES
+from ipe_claims.operations.processes import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, DECLARATIONS_TOPIC, Settings, portal_topic
 from services.ingress.ingress import Ingress
 from tests.conftest import TODAY, Insured, declare, random_digits, wait_for

@@ -20,7 +20,7 @@ from ipe_claims.adapters.kafka_identities import (
 )
 from ipe_claims.operations import kafka_access
 from ipe_claims.operations.kafka_cluster import ADMIN_USER
-from ipe_claims.operations.supervisor import SERVICES
+from ipe_claims.operations.processes import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, DECLARATIONS_TOPIC, portal_of_topic, portal_topic
 from services.ingress.ingress import PORTAL_TOPICS
 

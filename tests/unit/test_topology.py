@@ -19,7 +19,7 @@ from ipe_claims.operations.kafka_cluster import (
     cluster_settings,
 )
 from ipe_claims.operations.kafka_jars import kafka_version
-from ipe_claims.operations.supervisor import SERVICES
+from ipe_claims.operations.processes import SERVICES
 from ipe_claims.settings import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "infra" / "compose.yaml"
