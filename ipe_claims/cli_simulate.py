@@ -12,20 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ipe_claims.adapters.templating import html_environment
-from ipe_claims.analytics.simulation import RuleFileError, SimulationReport, load_rules, simulate
+from ipe_claims.analytics.simulation import RuleFileError, load_rules, simulate
+from ipe_claims.analytics.simulation_html import render_html
 
 console = Console(soft_wrap=True)
-
-
-def render_html(report: SimulationReport) -> str:
-    months = sorted(report.by_month.items())
-    top = max([max(t.total_live, t.total_alternative) for _, t in months] + [1])
-    bars = [
-        (month, int(180 * t.total_live / top), int(180 * t.total_alternative / top)) for month, t in months
-    ]
-    env = html_environment(Path(__file__).parent / "analytics" / "templates")
-    return env.get_template("simulation.html.j2").render(report=report, bars=bars)
 
 
 def simulate_command(

@@ -14,8 +14,8 @@ import pytest
 
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.analytics.simulation import simulate
+from ipe_claims.analytics.simulation_html import render_html
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.cli_simulate import render_html
 from ipe_claims.domain.contributions import months_before
 from tests.conftest import declare, wait_for
 from tests.integration.conftest import Pipeline
