@@ -75,7 +75,7 @@ class RetryPolicy:
         """Exponential backoff with equal jitter (``jitter`` in [0, 1]): half fixed, half spread, so
         messages that failed together do not retry together."""
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
-        return ceiling / 2 + ceiling / 2 * min(1.0, max(0.0, jitter))
+        return float(ceiling / 2 + ceiling / 2 * min(1.0, max(0.0, jitter)))
 
 
 class Notification(Aggregate):

@@ -111,7 +111,8 @@ def declaration_rows(today: date) -> list[tuple[Any, ...]]:
 
 
 def is_seeded(conn: psycopg.Connection[Any]) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()[0]  # type: ignore[index]
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM accounts)").fetchone()
+    return bool(row and row[0])
 
 
 def seed(conn: psycopg.Connection[Any], today: date) -> None:

@@ -37,7 +37,8 @@ class DecimalJSONResponse(JSONResponse):
     """
 
     def render(self, content: Any) -> bytes:
-        return simplejson.dumps(content, use_decimal=True, ensure_ascii=False, default=str).encode()
+        text: str = simplejson.dumps(content, use_decimal=True, ensure_ascii=False, default=str)
+        return text.encode()
 
 
 def _db(request: Request) -> Iterator[psycopg.Connection[Any]]:
@@ -46,15 +47,18 @@ def _db(request: Request) -> Iterator[psycopg.Connection[Any]]:
 
 
 async def _store(request: Request) -> ClaimsApplication:
-    return request.app.state.store
+    store: ClaimsApplication = request.app.state.store
+    return store
 
 
 async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def _clock(request: Request) -> Clock:
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 Db = Annotated[psycopg.Connection[Any], Depends(_db)]

@@ -86,7 +86,7 @@ def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, si
     """Claims the caller may read (filed between ``first`` and ``last`` included, after the ``after`` cursor),
     newest filing first, each with its ``filed_at`` and ``rejection_reason_ar``: the API's history and the
     portal's."""
-    return conn.execute(
+    rows: list[dict[str, Any]] = conn.execute(
         f"SELECT {CLAIM_COLUMNS}, rejection_reason_ar, filed_at FROM claims WHERE (%(scope)s::text[] IS NULL "
         "OR affiliation_number = ANY(%(scope)s)) AND (%(aff)s::text IS NULL OR affiliation_number = %(aff)s) "
         "AND (%(sit)s::text IS NULL OR situation = %(sit)s) "
@@ -107,6 +107,7 @@ def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, si
             "limit": limit,
         },
     ).fetchall()
+    return rows
 
 
 @router.get(
