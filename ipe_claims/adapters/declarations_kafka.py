@@ -1,13 +1,14 @@
 """Monthly declarations arriving on ``cnss.declarations``: publish them, and consume them in batches.
 
-A declaration line is tiny and arrives by the million each month, so one transaction per record (what
-``TrackedConsumer`` does for claims) would be bound by commits. This consumer takes what one poll
-returns, across partitions, and in ONE transaction: skips records below each partition's stored
+A declaration line is tiny and arrives by the million each month. This consumer takes what one poll
+returns (6 000 lines), across partitions, and in ONE transaction: skips records below each partition's stored
 position (a redelivery), dead-letters the lines it cannot read or that break a rule (with the reason),
 COPYs the others into a temporary table, merges them the way a CSV load does, and stores the new
 positions. A crash anywhere rolls the whole batch back; the merge is keyed by (insured, month,
 affiliation), so a replay of the log rewrites nothing. Decoding (Python) and merging (Postgres) overlap:
-a writer thread applies poll n while the consumer decodes poll n + 1 (docs/scaling.md).
+a writer thread applies poll n while the consumer decodes poll n + 1 (docs/scaling.md). That overlap is
+why it keeps a loop of its own rather than ``TrackedConsumer``'s; its fallback is still its one batch
+path (``apply``) on batches of one, and its handler (``merge``) is what ``ipe parked replay`` runs.
 """
 
 from __future__ import annotations
