@@ -26,16 +26,17 @@ from services.notifier.notifier import Notifier
 def consumer_handlers(
     settings: Settings, app: ClaimsApplication, codec: AvroCodec
 ) -> Iterator[dict[str, Handler]]:
-    """The handlers, each as its consumer calls it (the ingress's dead-letter producer closed at the end)."""
+    """Each consumer's one handler, as its consumer calls it on a batch of one (the ingress's dead-letter
+    producer closed at the end)."""
     ingress = Ingress(settings, app, codec)
     try:
         yield {
             PROJECTOR: EligibilityProjector(app, codec, settings.clock()).handle,
             NOTIFIER: Notifier(
                 app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain
-            ).handle,
+            ).handle_batch,
             INGRESS: ingress.handle,
-            DECLARATIONS: DeclarationsConsumer(settings, codec).replay,
+            DECLARATIONS: DeclarationsConsumer(settings, codec).merge,
         }
     finally:
         ingress._close_producer()

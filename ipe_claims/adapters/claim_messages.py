@@ -133,7 +133,8 @@ class RecordDecoder:
 
     def message(self, codec: AvroCodec, notification: Notification) -> Message:
         """The relay's message of the notification: ``to_message(codec, mapper.to_domain_event(n))``."""
-        assert self.with_event_id, "a message carries the event id"
+        if not self.with_event_id:
+            raise ValueError("a message carries the event id: this decoder was made without it")
         return message_of(codec, self.record(notification))
 
     def _class(self, topic: str) -> type[Any] | None:

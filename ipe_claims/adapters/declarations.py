@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -183,3 +184,13 @@ def contribution_histories(
     for n, aff, period, days, salary in rows:
         histories[n - 1].append(MonthlyDeclaration(aff, period, days, salary))
     return histories
+
+
+@dataclass(frozen=True)
+class DeclarationsOnConnection:
+    """The ``DeclarationsReader`` port on a connection: a consumer reads in its own transaction."""
+
+    conn: psycopg.Connection[Any]
+
+    def histories(self, wanted: Sequence[tuple[str, date]]) -> list[list[MonthlyDeclaration]]:
+        return contribution_histories(self.conn, list(wanted))

@@ -1,13 +1,14 @@
 """Monthly declarations arriving on ``cnss.declarations``: publish them, and consume them in batches.
 
-A declaration line is tiny and arrives by the million each month, so one transaction per record (what
-``TrackedConsumer`` does for claims) would be bound by commits. This consumer takes what one poll
-returns, across partitions, and in ONE transaction: skips records below each partition's stored
+A declaration line is tiny and arrives by the million each month. This consumer takes what one poll
+returns (6 000 lines), across partitions, and in ONE transaction: skips records below each partition's stored
 position (a redelivery), dead-letters the lines it cannot read or that break a rule (with the reason),
 COPYs the others into a temporary table, merges them the way a CSV load does, and stores the new
 positions. A crash anywhere rolls the whole batch back; the merge is keyed by (insured, month,
 affiliation), so a replay of the log rewrites nothing. Decoding (Python) and merging (Postgres) overlap:
-a writer thread applies poll n while the consumer decodes poll n + 1 (docs/scaling.md).
+a writer thread applies poll n while the consumer decodes poll n + 1 (docs/scaling.md). That overlap is
+why it keeps a loop of its own rather than ``TrackedConsumer``'s; its fallback is still its one batch
+path (``apply``) on batches of one, and its handler (``merge``) is what ``ipe parked replay`` runs.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class DeclarationsConsumer(TrackedConsumer):
     """A consumer-group member over ``cnss.declarations``, one transaction per poll."""
 
     def __init__(self, settings: Settings, codec: AvroCodec, name: str = CONSUMER_NAME) -> None:
-        super().__init__(settings, name, [DECLARATIONS_TOPIC], handler=lambda _conn, _record: None)
+        super().__init__(settings, name, [DECLARATIONS_TOPIC], handler=self.merge)
         self.codec = codec
         latest = codec.latest[SCHEMA]
         self._fingerprint = latest.fingerprint
@@ -157,7 +158,7 @@ class DeclarationsConsumer(TrackedConsumer):
         positions it stored."""
         member = self
 
-        class SeekToStored(ConsumerRebalanceListener):
+        class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
             def on_partitions_revoked(self, revoked: Any) -> None:
                 writer.drain()
 
@@ -224,7 +225,8 @@ class DeclarationsConsumer(TrackedConsumer):
             return None
         if buf.read(1) or len(decoded) != len(values) or any(line["_mark"] != _MARK for line in decoded):
             return None
-        return decoded
+        lines: list[dict[str, Any]] = decoded
+        return lines
 
     def handle_batch(
         self, conn: psycopg.Connection[Any], batch: dict[TopicPartition, list[ConsumerRecord]]
@@ -310,18 +312,22 @@ class DeclarationsConsumer(TrackedConsumer):
         log.warning("consumer.parked", consumer=self.name, topic=record.topic, partition=record.partition,
                     offset=record.offset, reason=reason[:200])  # fmt: skip
 
-    def replay(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        """Merge one parked line as a poll would (``ipe parked replay``), leaving the position where it is;
-        PoisonMessage when it still cannot be read or breaks a rule."""
-        lines = self.prepare({TopicPartition(record.topic, record.partition): [record]})
-        (line,) = lines.values()
-        if line.rows[0] is None:
-            raise PoisonMessage(line.reasons[0])
+    def merge(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        """Merge these lines as a poll would, leaving the positions where they are (``ipe parked replay``
+        on a batch of one); PoisonMessage when one still cannot be read or breaks a rule."""
+        rows: list[tuple[Any, ...]] = []
+        for lines in self.prepare(_by_partition(records)).values():
+            if lines.reasons:
+                raise PoisonMessage(next(iter(lines.reasons.values())))
+            rows += [row for row in lines.rows if row is not None]
+        if not rows:
+            return
         with conn.transaction():
             conn.execute(_STAGE)
             with conn.cursor().copy(f"COPY {_STAGED} ({','.join(HEADER)}) FROM STDIN") as copy:
-                copy.write_row(line.rows[0])
-            merge_staged(conn, _SOURCE, 1)
+                for row in rows:
+                    copy.write_row(row)
+            merge_staged(conn, _SOURCE, len(rows))
 
     def _start(
         self, conn: psycopg.Connection[Any], tp: TopicPartition, row: tuple[int, str | None] | None
@@ -435,6 +441,14 @@ class _Writer:
             with contextlib.suppress(queue.Full):
                 self.queue.put(None, timeout=30)
             self._thread.join(timeout=30)
+
+
+def _by_partition(records: list[ConsumerRecord]) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """Records as a poll returns them: by partition, in order."""
+    polled: dict[TopicPartition, list[ConsumerRecord]] = {}
+    for record in records:
+        polled.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+    return polled
 
 
 def _long(n: int) -> bytes:

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -34,10 +35,45 @@ from ipe_claims.settings import (
 
 log = structlog.get_logger()
 
-Handler = Callable[[psycopg.Connection[Any], ConsumerRecord], None]
-BatchHandler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
-# What became of one record (TrackedConsumer._handle); an int instead means "seek there".
-HANDLED, RETRY, SKIP, START_OVER = object(), object(), object(), object()
+# A consumer's one handler: the records of a poll (or one of them, in the fallback) in the caller's transaction.
+Handler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
+
+
+@dataclass(frozen=True)
+class Take:
+    """The record is the next of its partition: handle it."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The record is below the stored position: handled already (a redelivery)."""
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The record took effect, was parked, or had taken effect already: go on to the next."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try the record again after a pause (a transient fault, or one of its first failures)."""
+
+
+@dataclass(frozen=True)
+class StartOver:
+    """The partition's log was replaced (a broker that lost its data): read it from its beginning."""
+
+
+@dataclass(frozen=True)
+class Seek:
+    """The fetch skipped records: read the partition again from ``offset``, the stored position."""
+
+    offset: int
+
+
+# What the stored position says of a record, and what became of it.
+Verdict = Take | Skip | Retry | StartOver | Seek
+Outcome = Handled | Retry | StartOver | Seek
 UNKNOWN_TOPIC_ID = "00000000-0000-0000-0000-000000000000"  # what metadata says of a topic that is gone
 # Faults of what a handler talks to, not of the record: retried with backoff for as long as they last.
 # (A serialization failure or deadlock is a psycopg OperationalError; the event store's IntegrityError is a
@@ -53,7 +89,7 @@ RETRY_MAX_SECONDS = 30.0
 
 def backoff(failures: int) -> float:
     """The pause after the ``failures``-th consecutive failure: 0.5 s, 1 s, 2 s, … up to 30 s."""
-    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, failures - 1))
+    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** max(0, failures - 1))
 
 
 # Answers to a topic creation that leave the topic to someone else: it exists, or we may not create it.
@@ -65,10 +101,6 @@ PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new por
 def matching(topics: set[str], pattern: str) -> list[str]:
     """The topics a pattern subscriber consumes, in a stable order."""
     return sorted(topic for topic in topics if re.fullmatch(pattern, topic))
-
-
-class _PerRecord(Exception):
-    """This poll needs the record-by-record path."""
 
 
 class PoisonMessage(Exception):
@@ -141,10 +173,14 @@ def header(record: ConsumerRecord, name: str) -> str | None:
 
 
 class TrackedConsumer:
-    """A consumer-group member whose positions live in ``consumer_positions``.
+    """A consumer-group member whose positions live in ``consumer_positions``, with ONE handler.
 
-    For each record it opens a transaction, calls the handler, stores ``offset + 1`` and commits. What
-    goes wrong is one of two kinds (docs/operations.md, "Parked records"):
+    A poll goes through the handler in **one** transaction that also stores every polled partition's
+    position: commits and event-store saves are shared by up to ``max_poll_records`` records. Anything
+    unusual (a position that is not where the poll starts, a lost log, any error of the handler) rolls
+    the poll back, and its records go through the same handler one at a time, each in its own
+    transaction that checks its position first. There, what goes wrong is one of two kinds
+    (docs/operations.md, "Parked records"):
 
     - a fault of what the handler talks to (``TRANSIENT``: the database or the broker away, a
       serialization conflict, a lost race): the position stays, and the record is tried again after a
@@ -154,12 +190,6 @@ class TrackedConsumer:
       deterministically, a bug). It is parked (``adapters.parked``) with its reason and coordinates in the
       transaction that moves the position past it, and the partition goes on; an auditor replays it once
       the cause is fixed.
-
-    With a ``batch_handler``, a whole poll goes through it in **one** transaction that also stores every
-    partition's position: commits and event-store saves are shared by up to ``max_poll_records`` records.
-    Anything unusual in a poll (a position that is not where the poll starts, a lost log, or any error
-    of the batch handler, a poison record included) rolls the batch back and the poll is handled record
-    by record as above, so the batch path only ever does what the record path would have done.
     """
 
     def __init__(
@@ -169,7 +199,6 @@ class TrackedConsumer:
         topics: list[str],
         handler: Handler,
         poison: tuple[type[Exception], ...] = (PoisonMessage,),
-        batch_handler: BatchHandler | None = None,
         pattern: str | None = None,
     ) -> None:
         """``pattern``: consume every topic whose name matches it (instead of ``topics``). The member
@@ -182,7 +211,6 @@ class TrackedConsumer:
         self.name = name
         self.topics = topics
         self.handler = handler
-        self.batch_handler = batch_handler
         self.handled = 0
         self.batches = 0  # polls handled in one transaction
         self.subscribed: list[str] = []  # the topics the member consumes now
@@ -258,7 +286,7 @@ class TrackedConsumer:
     def _loop(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, stop: threading.Event) -> None:
         consumer_ref = self
 
-        class SeekToStored(ConsumerRebalanceListener):
+        class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
             def on_partitions_revoked(self, revoked: Any) -> None:
                 return None
 
@@ -294,35 +322,58 @@ class TrackedConsumer:
                 stop.wait(0.2)
                 continue
             batch = consumer.poll(timeout_ms=200)
-            if batch and self.batch_handler is not None and self._handle_batch(conn, batch):
+            if not batch or self._handle_poll(conn, batch):
                 continue
             for tp, records in batch.items():
                 for record in records:
                     if stop.is_set():
                         return
-                    outcome = self._handle(conn, record)
-                    if outcome is HANDLED:
-                        continue
-                    if outcome is RETRY:
-                        consumer.seek(tp, record.offset)  # try this record again, after a pause
-                        stop.wait(backoff(self._failures.get((tp.topic, tp.partition, record.offset), 1)))
-                    elif outcome is START_OVER:
-                        consumer.seek_to_beginning(tp)
-                    else:
-                        consumer.seek(tp, outcome)
+                    match self._handle_one(conn, record):
+                        case Handled():
+                            continue
+                        case Retry():
+                            consumer.seek(tp, record.offset)  # try this record again, after a pause
+                            failures = self._failures.get((tp.topic, tp.partition, record.offset), 1)
+                            stop.wait(backoff(failures))
+                        case StartOver():
+                            consumer.seek_to_beginning(tp)
+                        case Seek(offset):
+                            consumer.seek(tp, offset)
                     break
 
-    def _handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
-        """HANDLED, RETRY, START_OVER, or the offset to seek to when the record is not the next one."""
+    def _handle_poll(
+        self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> bool:
+        """The poll in one transaction; False (nothing done) when its records must go one at a time."""
         try:
             with conn.transaction():
-                verdict = self._check_position(conn, record)
-                if verdict is SKIP:
-                    return HANDLED
-                if verdict is not HANDLED:
-                    return verdict
-                self.handler(conn, record)
-                self._advance(conn, record)
+                fresh = self._fresh_records(conn, polled)
+                if fresh is None:
+                    return False  # leaving the block commits nothing: only the positions were read
+                if fresh:
+                    self.handler(conn, fresh)
+                self._advance_past(conn, fresh)
+        except Exception as exc:
+            if conn.closed or conn.broken:
+                raise  # the connection is gone: ``run`` starts the member again, after a pause
+            log.info("consumer.batch_fallback", consumer=self.name, records=sum(map(len, polled.values())),
+                     error=type(exc).__name__)  # fmt: skip
+            return False
+        self.handled += len(fresh)
+        self.batches += 1
+        return True
+
+    def _handle_one(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> Outcome:
+        """The handler on this record alone, in a transaction that first checks it is the next one."""
+        try:
+            with conn.transaction():
+                match self._check_position(conn, record):
+                    case Skip():
+                        return Handled()
+                    case Retry() | StartOver() | Seek() as verdict:
+                        return verdict
+                self.handler(conn, [record])
+                self._advance_past(conn, [record])
         except self.poison as exc:
             return self._park(conn, record, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
@@ -331,10 +382,10 @@ class TrackedConsumer:
             return self._failed(conn, record, exc)
         self._failures.pop((record.topic, record.partition, record.offset), None)
         self.handled += 1
-        return HANDLED
+        return Handled()
 
-    def _failed(self, conn: psycopg.Connection[Any], record: ConsumerRecord, exc: Exception) -> object:
-        """RETRY after a transient fault or the first failures of a record; the record parked (HANDLED)
+    def _failed(self, conn: psycopg.Connection[Any], record: ConsumerRecord, exc: Exception) -> Outcome:
+        """Retry after a transient fault or the first failures of a record; the record parked (Handled)
         once it has failed ``settings.poison_attempts`` times in a row for a reason of its own."""
         key = (record.topic, record.partition, record.offset)
         failures = self._failures[key] = self._failures.get(key, 0) + 1
@@ -343,36 +394,9 @@ class TrackedConsumer:
                        "offset": record.offset, "error": type(exc).__name__, "failures": failures}  # fmt: skip
         if transient or failures < self.settings.poison_attempts:
             log.warning("consumer.retry_record", transient=transient, pause=backoff(failures), **coordinates)
-            return RETRY
+            return Retry()
         log.error("consumer.poison", **coordinates)  # the message, which may quote data, goes to the store
         return self._park(conn, record, f"{type(exc).__name__}: {exc} (failed {failures} times)")
-
-    def _handle_batch(
-        self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> bool:
-        """The poll in one transaction; False (nothing done) when it must go record by record."""
-        assert self.batch_handler is not None
-        try:
-            with conn.transaction():
-                fresh = self._fresh_records(conn, polled)
-                if fresh is None:
-                    raise _PerRecord
-                if fresh:
-                    self.batch_handler(conn, fresh)
-                self._advance_past(conn, fresh)
-        except _PerRecord:
-            return False
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise
-        except Exception as exc:
-            if conn.closed:
-                raise
-            log.info("consumer.batch_fallback", consumer=self.name, records=sum(map(len, polled.values())),
-                     error=type(exc).__name__)  # fmt: skip
-            return False
-        self.handled += len(fresh)
-        self.batches += 1
-        return True
 
     def _fresh_records(
         self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
@@ -411,10 +435,10 @@ class TrackedConsumer:
         ).fetchall()
         return {(topic, partition): (offset, topic_id) for topic, partition, offset, topic_id in rows}
 
-    def _check_position(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> object:
+    def _check_position(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> Verdict:
         """The stored position, not the broker's, decides whether this record is the next to handle.
 
-        A record below the position was handled already (a redelivery: SKIP). A record of a log the
+        A record below the position was handled already (a redelivery: Skip). A record of a log the
         broker lost and rebuilt (new topic id) means the partition starts over from its beginning. A
         record beyond the position means the fetch skipped some: seek back to the position, once (a
         second time it is a real gap, e.g. retention, and the record is taken).
@@ -426,9 +450,9 @@ class TrackedConsumer:
         ).fetchone()
         if self._topic_ids(record.topic) == UNKNOWN_TOPIC_ID:
             self._refresh_metadata()  # the topic came back after our metadata said it was gone: learn its id
-            return RETRY
+            return Retry()
         if row is None:
-            return HANDLED
+            return Take()
         next_offset, stored_id = row
         if not self._same_log(record.topic, stored_id):
             log.warning("consumer.log_replaced", consumer=self.name, topic=record.topic,
@@ -437,23 +461,20 @@ class TrackedConsumer:
                 "DELETE FROM consumer_positions WHERE consumer = %s AND topic = %s AND partition = %s",
                 (self.name, record.topic, record.partition),
             )
-            return START_OVER
+            return StartOver()
         if record.offset < next_offset:
-            return SKIP
+            return Skip()
         if record.offset > next_offset:
             gap = (record.topic, record.partition, next_offset)
             if gap not in self._gaps:
                 self._gaps.add(gap)
-                return int(next_offset)
+                return Seek(int(next_offset))
             log.warning("consumer.gap_accepted", consumer=self.name, topic=record.topic,
                         partition=record.partition, expected=next_offset, offset=record.offset)  # fmt: skip
-        return HANDLED
-
-    def _advance(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        self._advance_past(conn, [record])
+        return Take()
 
     def _advance_past(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
-        """``_advance`` past the last of these records in each partition, in one statement."""
+        """Store the position past the last of these records in each partition, in one statement."""
         last: dict[tuple[str, int], ConsumerRecord] = {}
         for record in records:
             last[record.topic, record.partition] = record
@@ -468,20 +489,20 @@ class TrackedConsumer:
              [r.offset + 1 for r in last.values()], [self._topic_ids(r.topic) for r in last.values()]),
         )  # fmt: skip
 
-    def _park(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> object:
+    def _park(self, conn: psycopg.Connection[Any], record: ConsumerRecord, reason: str) -> Outcome:
         """Park the record and move the position past it, in one transaction that first checks the record
         is still the next one (another member may have taken the partition meanwhile)."""
         with conn.transaction():
-            verdict = self._check_position(conn, record)
-            if verdict is SKIP:
-                return HANDLED
-            if verdict is not HANDLED:
-                return verdict
+            match self._check_position(conn, record):
+                case Skip():
+                    return Handled()
+                case Retry() | StartOver() | Seek() as verdict:
+                    return verdict
             parked.put(conn, self.name, [(record, reason)])
-            self._advance(conn, record)
+            self._advance_past(conn, [record])
         log.warning("consumer.parked", consumer=self.name, topic=record.topic, partition=record.partition,
                     offset=record.offset, reason=reason[:200])  # fmt: skip
         self._failures.pop((record.topic, record.partition, record.offset), None)
         self.parked += 1
         self.handled += 1  # passed, as a handled record is
-        return HANDLED
+        return Handled()

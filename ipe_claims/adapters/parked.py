@@ -19,7 +19,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from psycopg.rows import tuple_row
 
 PARKED, REFUSED, REPLAYED = "parked", "refused", "replayed"
-Handler = Callable[[psycopg.Connection[Any], ConsumerRecord], None]
+# A consumer's own handler, given the parked record as a batch of one.
+Handler = Callable[[psycopg.Connection[Any], list[ConsumerRecord]], None]
 
 _INSERT = (
     "INSERT INTO dead_letters (consumer, topic, partition, message_offset, reason, message_key, message_value, "
@@ -115,7 +116,7 @@ def replay(conn: psycopg.Connection[Any], parked_id: int, handlers: dict[str, Ha
             handler = handlers.get(parked.consumer)
             if handler is None:
                 return f"no handler for consumer {parked.consumer}"
-            handler(conn, parked.record())
+            handler(conn, [parked.record()])
             conn.execute(
                 "UPDATE dead_letters SET disposition = 'replayed', replayed_at = now(), "
                 "replay_attempts = replay_attempts + 1 WHERE id = %s AND disposition = 'parked'",

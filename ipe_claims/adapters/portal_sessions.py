@@ -25,7 +25,8 @@ class PortalSession:
 def open_session(conn: psycopg.Connection[Any], token: str) -> None:
     """A session for a freshly issued token; a single-affiliation employer has it chosen already."""
     principal = principal_for_token(conn, token)
-    assert principal is not None, "open_session takes a token issue_token has just made"
+    if principal is None:
+        raise LookupError("open_session takes a token issue_token has just made; this one names no account")
     only = next(iter(principal.affiliations)) if len(principal.affiliations) == 1 else None
     conn.execute(
         "INSERT INTO portal_sessions (token_hash, csrf_token, affiliation_number) VALUES (%s, %s, %s)",

@@ -69,7 +69,7 @@ def _dead_letter_headers(record: ConsumerRecord, refused: DeadLetter) -> list[tu
 
 
 class _SameKeyInPoll(Exception):
-    """Two submissions of a poll touch one claim or one insured: the record path orders them."""
+    """Two submissions of a poll touch one claim or one insured: handled one at a time, they are ordered."""
 
 
 class _PollBatch:
@@ -131,23 +131,13 @@ class Ingress:
         self.codec = codec
         self._producer: KafkaProducer | None = None
 
-    def handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        """Called by TrackedConsumer in the transaction that then stores the position."""
-        valid, refused = self._validated(conn, [record])
-        try:
-            for _, submission in valid:
-                claim, new = self._claim(submission, self.store)
-                self._submitted(record, claim, new)
-        except DeadLetter as why:
-            refused.append((record, why))
-        self._dead_letters(conn, refused)
-
-    def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
-        """A poll like ``handle``, in few round trips: the portals' accounts read once, the insured's
+    def handle(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        """A poll's submissions (or one, in TrackedConsumer's fallback) in the transaction that then
+        stores the positions, in few round trips: the portals' accounts read once, the insured's
         identities with one query, the claims and insured records with two, every new claim saved by one
         ``save`` (one event-store transaction). Two submissions of one insured or one claim id in a poll,
-        or a conflict with another writer, raise: the poll is redone record by record, which refuses the
-        second one."""
+        or a conflict with another writer, raise: the records are redone one at a time, which refuses
+        the second one."""
         valid, refused = self._validated(conn, records)
         batch = _PollBatch(self.store)
         batch.preload([v.claim_id for _, v in valid], [v.facts["immatriculation"] for _, v in valid])
@@ -278,8 +268,7 @@ class Ingress:
             self._producer = None
 
     def consumer(self, name: str = CONSUMER_NAME) -> TrackedConsumer:
-        return TrackedConsumer(self.settings, name, [], self.handle, poison=(), batch_handler=self.handle_batch,
-                               pattern=PORTAL_TOPICS)  # fmt: skip
+        return TrackedConsumer(self.settings, name, [], self.handle, poison=(), pattern=PORTAL_TOPICS)
 
     def run(self, stop: threading.Event, name: str = CONSUMER_NAME) -> None:
         try:

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import structlog
-from eventsourcing.persistence import IntegrityError
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters import contacts, delivery_log
@@ -65,16 +64,9 @@ class Notifier:
         self.message_id_domain = message_id_domain
 
     def consumer(self, settings: Settings, name: str = CONSUMER_NAME) -> TrackedConsumer:
-        return TrackedConsumer(settings, name, [CLAIM_EVENTS_TOPIC], self.handle, poison=(AvroDecodeError,),
-                               batch_handler=self.handle_batch)  # fmt: skip
-
-    def handle(self, conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        wanted = self._wanted([record])  # an undecodable record fails here, before any database use
-        try:
-            with conn.transaction():  # a savepoint: a lost race undoes this attempt's rows
-                self._notify(conn, wanted)
-        except IntegrityError:  # another member saved the Notifications first: this time they are loaded
-            self._notify(conn, wanted)
+        return TrackedConsumer(
+            settings, name, [CLAIM_EVENTS_TOPIC], self.handle_batch, poison=(AvroDecodeError,)
+        )
 
     def handle_batch(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
         self._notify(conn, self._wanted(records))

@@ -108,10 +108,10 @@ def test_a_restored_store_replays_to_the_same_read_models(
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for record in _records(app, codec):  # submissions: projected and decided (decisions appended)
             with conn.transaction():
-                projector.handle(conn, record)
+                projector.handle(conn, [record])
         for record in _records(app, codec):  # the decisions, projected
             with conn.transaction():
-                projector.handle(conn, record)
+                projector.handle(conn, [record])
         live = _claims(conn)
         situations = {row[0] for row in conn.execute("SELECT situation FROM claims")}
         assert len(live) == 2 and situations == {"Valable", "Rejeté"}

@@ -46,8 +46,8 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
     own = replace(settings, kafka_bootstrap_servers=broker.bootstrap_servers)
     seen: list[bytes] = []
 
-    def handler(conn: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        seen.append(record.value)
+    def handler(conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        seen.extend(record.value for record in records)
 
     consumer = TrackedConsumer(own, f"loss-{uuid.uuid4().hex[:8]}", [CLAIM_EVENTS_TOPIC], handler)
     stop = threading.Event()

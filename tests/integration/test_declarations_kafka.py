@@ -197,7 +197,7 @@ def test_a_line_the_database_refuses_is_parked_and_the_rest_of_the_poll_loaded(
         assert reason.startswith("CheckViolation") and "failed 3 times" in reason and disposition == "parked"
     finally:
         conn.execute(f"ALTER TABLE insured DROP CONSTRAINT IF EXISTS {constraint}")
-    assert parked.replay(conn, parked_id, {group: consumer.replay}) is None  # the cause is gone
+    assert parked.replay(conn, parked_id, {group: consumer.merge}) is None  # the cause is gone
     assert history(conn, poison[1]) == [(poison[0], date(2025, 7, 1), 26, Decimal("4000.00"))]
     assert (
         conn.execute("SELECT disposition FROM dead_letters WHERE id = %s", (parked_id,)).fetchone()[0]

@@ -133,15 +133,15 @@ def test_redelivered_events_change_nothing(
     wait_for(lambda: decided_row(conn, claim_id), what="the decision projected")  # the notifier may be first
     before = conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone()
     mine = claim_records(settings, claim_id)
-    if in_one_poll:  # the batch path (one transaction, one save), the redelivery inside the poll itself
+    if in_one_poll:  # one transaction, one save, the redelivery inside the poll itself
         with conn.transaction():
-            pipeline.projector.handle_batch(conn, [*mine, *mine])
+            pipeline.projector.handle(conn, [*mine, *mine])
             pipeline.notifier.handle_batch(conn, [*mine, *mine])
     else:
         for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
-            with conn.transaction():
-                pipeline.projector.handle(conn, record)
-                pipeline.notifier.handle(conn, record)
+            with conn.transaction():  # as TrackedConsumer's fallback does: batches of one
+                pipeline.projector.handle(conn, [record])
+                pipeline.notifier.handle_batch(conn, [record])
     assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
     assert decision_events(conn, claim_id) == 1
     assert notification_kinds(conn, claim_id) == ["deposited", "valid"]

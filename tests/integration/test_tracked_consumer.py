@@ -1,6 +1,7 @@
-"""TrackedConsumer's batch mode against the harness's broker and Postgres: a clean poll is one
-transaction; a poll holding a poison record is rolled back and redone record by record, so every good
-record takes effect exactly once and the poison one is dead-lettered with its reason."""
+"""TrackedConsumer against the harness's broker and Postgres: a clean poll goes through the handler in
+one transaction; a poll holding a poison record is rolled back and its records go through the same
+handler one at a time, so every good record takes effect exactly once and the poison one is parked with
+its reason."""
 
 from __future__ import annotations
 
@@ -37,21 +38,21 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     admin.close()
     conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
 
-    def handle(c: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        if record.value == b"poison":
-            raise PoisonMessage("a poisoned line")
-        c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))  # a duplicate would raise
+    calls: list[int] = []
 
-    def handle_batch(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+    def handle(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        calls.append(len(records))
         for record in records:
-            handle(c, record)
+            if record.value == b"poison":
+                raise PoisonMessage("a poisoned line")
+            c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))  # a duplicate would raise
 
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     values = [f"v{n}" for n in range(10)] + ["poison"] + [f"w{n}" for n in range(10)]
     for value in values:
         producer.send(topic, value.encode(), partition=0)
     producer.flush()
-    consumer = TrackedConsumer(settings, name, [topic], handle, batch_handler=handle_batch)
+    consumer = TrackedConsumer(settings, name, [topic], handle)
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     thread.start()
@@ -75,6 +76,8 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     assert reason == "PoisonMessage: a poisoned line"
     assert consumer.batches > batches  # the clean poll went in one transaction
     assert consumer.handled == len(values) + 5  # every record once, the poison one included
+    assert consumer.parked == 1
+    assert 1 in calls and max(calls) > 1  # batches of one in the fallback, whole polls otherwise
 
 
 def test_a_poll_over_several_partitions_stores_each_partitions_position(
@@ -87,8 +90,9 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
     seen: list[tuple[int, int]] = []
-    consumer = TrackedConsumer(settings, name, [topic], lambda _c, _r: None,
-                               batch_handler=lambda _c, records: seen.extend((r.partition, r.offset) for r in records))  # fmt: skip
+    consumer = TrackedConsumer(
+        settings, name, [topic], lambda _c, records: seen.extend((r.partition, r.offset) for r in records)
+    )
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     counts = {0: 4, 1: 7, 2: 2}
     for partition, count in counts.items():

@@ -102,8 +102,9 @@ def test_a_database_that_refuses_connections_for_a_while_is_waited_for(
     gated = replace(settings, database_url=settings.database_url.replace(
         settings.database_url.rsplit(":", 1)[1].split("/")[0], str(gate.port)))  # fmt: skip
 
-    def handle(c: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))
+    def handle(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        for record in records:
+            c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))
 
     consumer = TrackedConsumer(gated, name, [topic], handle)
     stop = threading.Event()
@@ -141,10 +142,11 @@ def test_a_lock_timeout_is_retried_past_the_poison_threshold_without_parking(
     conn.execute(f"INSERT INTO {table} VALUES (1, 0)")
     tries = []
 
-    def handle(c: psycopg.Connection[Any], record: ConsumerRecord) -> None:
-        tries.append(record.offset)
+    def handle(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
+        tries.extend(record.offset for record in records)
         c.execute("SET LOCAL lock_timeout = '100ms'")
-        c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1")  # LockNotAvailable while the test holds it
+        for _ in records:  # LockNotAvailable while the test holds the row
+            c.execute(f"UPDATE {table} SET n = n + 1 WHERE id = 1")
 
     consumer = TrackedConsumer(settings, name, [topic], handle)
     stop = threading.Event()

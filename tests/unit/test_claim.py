@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from ipe_claims.application.deciding import settle
 from ipe_claims.domain.claim import Claim, ClaimAlreadyDecided, InsuredRecord, event_id
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.rules import ClaimFacts, Decision, decide
@@ -86,13 +87,11 @@ def test_the_insured_record_has_one_stream_per_insured_and_lists_claims() -> Non
 def test_a_claims_events_are_timed_by_the_clock_that_filed_and_decided_it() -> None:
     """Not the library's wall clock: a system living on another day (tests, a rehearsal) dates its
     situations on that day, and the situation date an employer reads is the decider's."""
-    from services.eligibility_projector.projector import EligibilityProjector
-
     claim = a_claim()
     assert claim.created_on == datetime(2026, 3, 12, 9, tzinfo=UTC)  # its filed_at
     history = [MonthlyDeclaration("1234567", m, 26, Decimal("4000")) for m in months_before(LOSS, 36)]
     decided_at = datetime(2026, 3, 12, 9, 0, 2, tzinfo=UTC)
-    EligibilityProjector.settle(claim, history, decided_at)
+    settle(claim, history, decided_at, decided_by="ipe-eligibility-projector")
     assert claim.situation == "Valable"
     assert [e.timestamp for e in claim.collect_events()] == [claim.created_on, decided_at]
     assert claim.modified_on == decided_at

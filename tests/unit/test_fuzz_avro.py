@@ -99,7 +99,7 @@ def _undecodable(data: bytes) -> bool:
 
 HANDLERS = {
     "projector": EligibilityProjector(Untouchable(), CODEC, FixedClock()).handle,  # type: ignore[arg-type]
-    "notifier": Notifier(Untouchable(), CODEC, MessageRenderer()).handle,  # type: ignore[arg-type]
+    "notifier": Notifier(Untouchable(), CODEC, MessageRenderer()).handle_batch,  # type: ignore[arg-type]
 }
 
 
@@ -111,4 +111,4 @@ HANDLERS = {
 def test_consumer_handlers_raise_only_avro_decode_error(handler: str, value: bytes | None) -> None:
     record = ConsumerRecord("ipe.claim-events", 0, -1, 7, 0, 0, b"k", value, [], None, -1, -1, -1)
     with pytest.raises(AvroDecodeError):
-        HANDLERS[handler](Untouchable(), record)  # type: ignore[arg-type]
+        HANDLERS[handler](Untouchable(), [record])  # type: ignore[arg-type]
