@@ -15,8 +15,8 @@ import pytest
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.analytics.simulation import simulate
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.cli_simulate import render_html
 from ipe_claims.domain.contributions import months_before
+from ipe_claims.entrypoints.cli.simulate import render_html
 from tests.conftest import declare, wait_for
 from tests.integration.conftest import Pipeline
 
