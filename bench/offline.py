@@ -12,12 +12,12 @@ from typing import Any
 
 from bench.data import MOTIF
 from bench.system import System
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit import replay as rebuild
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.rules import ClaimFacts, decide
-from ipe_claims.entrypoints.bootstrap import make_app
 
 
 def histories(count: int, seed: int = 6) -> list[tuple[ClaimFacts, list[MonthlyDeclaration]]]:

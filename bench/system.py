@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application.claims import CLAIM_TOPICS
-from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port, wait_for_port
 from ipe_claims.operations.processes import SERVICES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, REPO_ROOT, TOPIC_PARTITIONS, Settings

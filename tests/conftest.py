@@ -30,12 +30,13 @@ import pytest
 
 from ipe_claims.adapters.declarations import HEADER as DECLARATIONS_HEADER
 from ipe_claims.adapters.declarations import load_rows
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import SystemClock
 from ipe_claims.domain.contributions import months_before
-from ipe_claims.entrypoints.bootstrap import configure_logging, make_app
+from ipe_claims.entrypoints.bootstrap import configure_logging
 from ipe_claims.operations.kafka_cluster import KafkaCluster
 from ipe_claims.operations.kafka_jars import fetch, kafka_version, toolchain
 from ipe_claims.operations.local import LocalBroker, LocalPostgres, free_port

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from ipe_claims.adapters.avro import AvroCodec
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import Settings
 
@@ -71,15 +72,6 @@ class Wiring:
     settings: Settings
     app: ClaimsApplication
     codec: AvroCodec
-
-
-def make_app(settings: Settings, create_tables: bool = False) -> ClaimsApplication:
-    """The event store; ``create_tables`` creates its tables (once, before the services start) and hands
-    their vacuum to the operator (``ClaimsApplication.keep_autovacuum_away``)."""
-    app = ClaimsApplication(env=settings.eventsourcing_env(create_tables))
-    if create_tables:
-        app.keep_autovacuum_away()
-    return app
 
 
 def bootstrap(process: str, settings: Settings | None = None) -> Wiring:

@@ -109,10 +109,10 @@ class Supervisor:
 
     def prepare(self) -> None:
         """Infrastructure, schema, topics and demo data: everything the services expect to find."""
+        from ipe_claims.adapters.event_store import make_app
         from ipe_claims.adapters.kafka import ensure_topics
         from ipe_claims.adapters.migrations import migrate
-        from ipe_claims.entrypoints.bootstrap import make_app
-        from ipe_claims.entrypoints.demo import is_seeded, seed
+        from ipe_claims.operations.demo import is_seeded, seed
         from ipe_claims.settings import Settings
 
         (self.home / "logs").mkdir(parents=True, exist_ok=True)

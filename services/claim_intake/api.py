@@ -45,7 +45,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool.open(wait=True, timeout=30)
         if app.state.store is None:
-            from ipe_claims.entrypoints.bootstrap import make_app
+            from ipe_claims.adapters.event_store import make_app
 
             app.state.store = make_app(settings)
         app.state.submissions = Submissions(

@@ -22,7 +22,7 @@ import httpx
 from ipe_claims.operations.local import LocalPostgres, free_port
 from ipe_claims.operations.supervisor import pid_alive
 
-IPE = [sys.executable, "-m", "ipe_claims.cli"]
+IPE = [sys.executable, "-m", "ipe_claims.entrypoints.cli"]
 DECLARATION_HEADER = [
     "affiliation_number",
     "immatriculation",

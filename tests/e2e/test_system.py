@@ -24,7 +24,7 @@ from ipe_claims.operations.supervisor import SERVICES, pid_alive
 from tests.conftest import TODAY, random_digits, test_broker, wait_for, write_declarations_csv
 
 pytestmark = pytest.mark.e2e
-IPE = [sys.executable, "-m", "ipe_claims.cli"]
+IPE = [sys.executable, "-m", "ipe_claims.entrypoints.cli"]
 
 
 @dataclass

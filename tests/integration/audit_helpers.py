@@ -12,7 +12,7 @@ import psycopg
 from typer.testing import CliRunner, Result
 
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.cli import app as cli_app
+from ipe_claims.entrypoints.cli import app as cli_app
 from ipe_claims.settings import Settings
 from tests.conftest import CLOCK, TODAY, Insured, declare, wait_for
 

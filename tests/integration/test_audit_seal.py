@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.seal import content_hash
-from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.settings import Settings
 from tests.conftest import declare
 from tests.integration.audit_helpers import file_claim, run_cli

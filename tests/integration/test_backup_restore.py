@@ -27,10 +27,10 @@ from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.backup import BACKED_UP, REBUILT, SESSION, BackupError, backup_file, restore_file
 from ipe_claims.adapters.backup_crypto import read_key
 from ipe_claims.adapters.claim_messages import to_message
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.adapters.migrations import migrate
 from ipe_claims.adapters.projections import apply_claim_event
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.operations.local import LocalPostgres, free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
@@ -187,7 +187,7 @@ def test_an_encrypted_backup_is_private_and_restores_only_with_its_key(
     key, other = _key_file(tmp_path / "backup.key"), _key_file(tmp_path / "other.key")
     path = tmp_path / "sealed.backup"
     env = os.environ | {"DATABASE_URL": source[0].database_url, "IPE_BACKUP_KEY_FILE": str(key)}
-    written = subprocess.run([sys.executable, "-m", "ipe_claims.cli", "backup", str(path)], env=env,
+    written = subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", "backup", str(path)], env=env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert written.returncode == 0 and "encrypted" in written.stdout, written.stdout + written.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -208,7 +208,7 @@ def test_an_encrypted_backup_is_private_and_restores_only_with_its_key(
         assert conn.execute("SELECT count(*) FROM declarations").fetchone() == (0,)
 
     restored = subprocess.run(
-        [sys.executable, "-m", "ipe_claims.cli", "restore", str(path), "--key-file", str(key)],
+        [sys.executable, "-m", "ipe_claims.entrypoints.cli", "restore", str(path), "--key-file", str(key)],
         env=os.environ | {"DATABASE_URL": target[0].database_url}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert restored.returncode == 0, restored.stdout + restored.stderr
@@ -240,7 +240,7 @@ def test_a_key_file_others_may_read_is_refused(
     key.chmod(0o644)
     env = os.environ | {"DATABASE_URL": source[0].database_url}
     refused = subprocess.run(
-        [sys.executable, "-m", "ipe_claims.cli", "backup", str(tmp_path / "x.backup"), "--encrypt-key-file",
+        [sys.executable, "-m", "ipe_claims.entrypoints.cli", "backup", str(tmp_path / "x.backup"), "--encrypt-key-file",
          str(key)], env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert refused.returncode == 2 and "chmod 600" in refused.stdout

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ipe_claims.entrypoints.bootstrap import make_app
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.settings import Settings
 
 pytestmark = pytest.mark.integration

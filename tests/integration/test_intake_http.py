@@ -61,7 +61,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.
 
 def ipe(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": settings.database_url}
-    return subprocess.run([sys.executable, "-m", "ipe_claims.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
 
 

@@ -26,8 +26,8 @@ from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.adapters.kafka_identities import DECLARATIONS_PRODUCER, service_principal
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.cli import app as cli
 from ipe_claims.domain.claim import NAMESPACE
+from ipe_claims.entrypoints.cli import app as cli
 from ipe_claims.operations.kafka_access import KafkaAccess, principals, provision
 from ipe_claims.operations.kafka_cluster import ADMIN_USER, SCRAM, KafkaCluster, KafkaSecurity, client_options
 from ipe_claims.operations.kafka_jars import fetch, toolchain

@@ -247,7 +247,7 @@ def test_the_relay_reads_claim_events_only(
 def test_contacts_load_from_csv_and_refuse_a_bad_file(
     settings: Settings, conn: psycopg.Connection[Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ipe_claims.cli import app
+    from ipe_claims.entrypoints.cli import app
 
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     first, second = random_digits(9), random_digits(9)

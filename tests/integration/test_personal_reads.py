@@ -45,7 +45,7 @@ def logged(conn: psycopg.Connection[Any], claim_id: str, action: str) -> list[tu
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"DATABASE_URL": settings.database_url}
-    return subprocess.run([sys.executable, "-m", "ipe_claims.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
 
 

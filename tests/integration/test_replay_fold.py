@@ -25,6 +25,7 @@ from eventsourcing.persistence import Notification as StoredNotification
 from eventsourcing.utils import get_topic
 
 from ipe_claims.adapters.claim_messages import to_record
+from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit import replay
 from ipe_claims.audit.fold import fold
@@ -35,7 +36,6 @@ from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, return_to_work
 from ipe_claims.domain.notification import Notification
 from ipe_claims.domain.rules import VALABLE, ClaimFacts, decide, ruleset_for
-from ipe_claims.entrypoints.bootstrap import make_app
 from ipe_claims.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import pytest
 import ipe_claims
 import services
 from ipe_claims.adapters.templating import html_environment
+from ipe_claims.analytics.html_report import render_html as report_html
 from ipe_claims.analytics.simulation import SimulationReport, Tally
 from ipe_claims.analytics.simulation_html import render_html as simulation_html
-from ipe_claims.cli_report import render_html as report_html
 from services.notifier.messages import MessageRenderer, Texts
 
 SCRIPT = '<script>alert("x")</script>'

@@ -76,7 +76,7 @@ def test_ipe_status_masks_the_password_and_its_json_keeps_it(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"IPE_HOME": str(home)}
 
     def status(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "ipe_claims.cli", "status", *args], env=env,
+        done = subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", "status", *args], env=env,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -87,9 +87,9 @@ def test_ipe_status_masks_the_password_and_its_json_keeps_it(tmp_path: Path) -> 
 
 
 def test_the_welcome_banner_masks_the_password(capsys: pytest.CaptureFixture[str]) -> None:
-    from ipe_claims.cli import _print_welcome
+    from ipe_claims.entrypoints.cli.ops import print_welcome
 
-    _print_welcome({"http_url": "http://127.0.0.1:8000", "home": "/x", "database_url": URL,
+    print_welcome({"http_url": "http://127.0.0.1:8000", "home": "/x", "database_url": URL,
                     "kafka_bootstrap_servers": "127.0.0.1:9092"})  # fmt: skip
     out = capsys.readouterr().out
     assert "s3cr3t" not in out and "postgres:***@" in out

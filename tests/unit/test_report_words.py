@@ -11,8 +11,8 @@ from rich.console import Console
 
 from ipe_claims.analytics.html_report import nice_step, render_html
 from ipe_claims.analytics.wording import HEADINGS, RULE_NAMES, TABLES, cell, number
-from ipe_claims.cli_report import NARROW_LEAVES_OUT, table
 from ipe_claims.domain.rules import REJECTION_ORDER
+from ipe_claims.entrypoints.cli.report import NARROW_LEAVES_OUT, table
 
 
 def tables() -> dict[str, Any]:

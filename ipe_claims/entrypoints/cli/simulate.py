@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ipe_claims.analytics.simulation import RuleFileError, load_rules, simulate
 from ipe_claims.analytics.simulation_html import render_html
+from ipe_claims.entrypoints.cli.context import connect, console, fail, instance_settings, row, store, table
 
-console = Console(soft_wrap=True)
+app = typer.Typer()
 
 
+@app.command("simulate")
 def simulate_command(
     rules: Annotated[Path, typer.Option(help="TOML rule-set file (version + the parameters it changes).")],
     start: Annotated[str | None, typer.Option("--from", help="First job-loss date (YYYY-MM-DD).")] = None,
@@ -25,34 +23,23 @@ def simulate_command(
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with charts.")] = None,
 ) -> None:
     """Replay every decided claim of the period under an alternative rule set; nothing is written."""
-    from ipe_claims.cli import _database_url
-    from ipe_claims.entrypoints.bootstrap import make_app
-    from ipe_claims.settings import Settings
-
     try:
         changes = load_rules(rules)
         period = (date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None)
     except RuleFileError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
     except ValueError:
-        console.print("[red]--from and --to are dates (YYYY-MM-DD).[/red]")
-        raise typer.Exit(2) from None
-    url = _database_url()
-    store = make_app(replace(Settings.from_env(), database_url=url))
-    try:
-        with psycopg.connect(url) as conn:
-            report = simulate(conn, store, changes, *period)
-    finally:
-        store.close()
-    table = Table(
+        raise fail("--from and --to are dates (YYYY-MM-DD).", 2) from None
+    with store(instance_settings()) as claims, connect(autocommit=False) as conn:
+        report = simulate(conn, claims, changes, *period)
+    shown = table(
         "", "claims", "→ Valable", "→ Rejeté", "total now (DH)", "total simulated (DH)", "difference"
     )
     for name, tally in [("all", report.overall), *sorted(report.by_motif.items())]:
-        table.add_row(name, str(tally.claims), str(tally.to_valable), str(tally.to_rejete), str(tally.total_live),
-                      str(tally.total_alternative), str(tally.total_difference))  # fmt: skip
+        row(shown, name, tally.claims, tally.to_valable, tally.to_rejete, tally.total_live,
+            tally.total_alternative, tally.total_difference)  # fmt: skip
     console.print(f"Simulation {report.version}: {len(report.changed)} decision(s) change.")
-    console.print(table)
+    console.print(shown)
     if html:
         html.write_text(render_html(report), encoding="utf-8")
         console.print(f"HTML report: {html}")

@@ -3,20 +3,37 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-parked_app = typer.Typer(
-    help="Records parked by the consumers (poison), and their replay.", no_args_is_help=True
+from ipe_claims.entrypoints.cli.context import (
+    connect,
+    console,
+    fail,
+    instance_settings,
+    print_json,
+    row,
+    store,
+    table,
 )
-console = Console(soft_wrap=True)
+
+app = typer.Typer(help="Records parked by the consumers (poison), and their replay.", no_args_is_help=True)
 
 
-@parked_app.command("list")
+def parked_table(rows: list[dict[str, Any]]) -> Table:
+    """The parked records as `ipe parked list` shows them; the reason wraps in its column, whole."""
+    shown = table("id", "consumer", "topic[partition]@offset", "since", "reason", "state",
+                  whole=("id", "since", "state"))  # fmt: skip
+    for one in rows:
+        row(shown, one["id"], one["consumer"], f"{one['topic']}[{one['partition']}]@{one['offset']}",
+            one["recorded_at"][:19], one["last_error"] or one["reason"], one["disposition"])  # fmt: skip
+    return shown
+
+
+@app.command("list")
 def list_parked(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     everything: Annotated[
@@ -24,27 +41,20 @@ def list_parked(
     ] = False,
 ) -> None:
     """The parked records, oldest first: consumer, coordinates, reason (never the raw bytes)."""
-    import psycopg
-
     from ipe_claims.adapters import parked
-    from ipe_claims.cli import _database_url
 
-    with psycopg.connect(_database_url(), autocommit=True) as conn:
+    with connect() as conn:
         rows = [record.summary() for record in parked.listed(conn, everything)]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     if not rows:
         console.print("Nothing parked.")
         return
-    table = Table("id", "consumer", "topic[partition]@offset", "since", "reason", "state")
-    for row in rows:
-        table.add_row(str(row["id"]), row["consumer"], f"{row['topic']}[{row['partition']}]@{row['offset']}",
-                      row["recorded_at"][:19], row["last_error"] or row["reason"], row["disposition"])  # fmt: skip
-    console.print(table)
+    console.print(parked_table(rows))
 
 
-@parked_app.command("replay")
+@app.command("replay")
 def replay_parked(
     parked_id: Annotated[int | None, typer.Argument(help="The id `ipe parked list` shows.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every parked record, oldest first.")] = False,
@@ -55,17 +65,15 @@ def replay_parked(
 
     from ipe_claims.adapters import parked
     from ipe_claims.adapters.avro import AvroCodec
-    from ipe_claims.cli_audit import settings, store
     from services.parked_handlers import consumer_handlers
 
     if (parked_id is None) == (not every):
-        console.print("[red]Give one ID or --all.[/red]")
-        raise typer.Exit(2)
-    config = settings()
+        raise fail("Give one ID or --all.", 2)
+    config = instance_settings()
     failed = 0
     with (
-        store(config) as app,
-        consumer_handlers(config, app, AvroCodec(config.schemas_dir)) as handlers,
+        store(config) as claims,
+        consumer_handlers(config, claims, AvroCodec(config.schemas_dir)) as handlers,
         psycopg.connect(config.database_url, autocommit=True) as conn,
     ):
         ids = [parked_id] if parked_id is not None else [p.id for p in parked.listed(conn)]
@@ -75,6 +83,6 @@ def replay_parked(
                 console.print(f"{one}: replayed")
             else:
                 failed += 1
-                console.print(f"[red]{one}: still parked: {error}[/red]")
+                console.print(Text(f"{one}: still parked: {error}", style="red"))
     if failed:
         raise typer.Exit(1)

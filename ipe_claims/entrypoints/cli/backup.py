@@ -1,4 +1,4 @@
-"""Operators' commands: ``ipe backup FILE`` and ``ipe restore FILE`` (see docs/operations.md)."""
+"""``ipe backup FILE`` and ``ipe restore FILE``: what a replay cannot rebuild, kept (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(soft_wrap=True)
+from ipe_claims.entrypoints.cli.context import console, database_url, fail, instance_settings
 
-
-def _database_url() -> str:
-    from ipe_claims.cli import _database_url as configured
-
-    return configured()
-
-
+app = typer.Typer()
 KEY_ENV = "IPE_BACKUP_KEY_FILE"
 
 
@@ -26,10 +19,10 @@ def _key(path: Path | None) -> bytes | None:
     try:
         return read_key(path) if path else None
     except KeyFileError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(str(exc), 2) from None
 
 
+@app.command()
 def backup(
     path: Path,
     key_file: Annotated[
@@ -45,10 +38,9 @@ def backup(
     from ipe_claims.adapters.backup import BackupError, backup_file
 
     try:
-        report = backup_file(_database_url(), path, _key(key_file))
+        report = backup_file(database_url(), path, _key(key_file))
     except (BackupError, OSError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     total = sum(report.tables.values())
     sealed = ", encrypted" if key_file else ""
     console.print(f"Backed up {total} rows of {len(report.tables)} tables to {path}{sealed} "
@@ -59,6 +51,7 @@ def backup(
         )
 
 
+@app.command()
 def restore(
     path: Path,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a store that holds events.")] = False,
@@ -73,24 +66,18 @@ def restore(
 ) -> None:
     """Load FILE into this (migrated) database; read models and positions start over from the store."""
     from ipe_claims.adapters.backup import BackupError, restore_file
+    from ipe_claims.adapters.event_store import make_app
     from ipe_claims.adapters.migrations import migrate
-    from ipe_claims.entrypoints.bootstrap import make_app
-    from ipe_claims.settings import Settings
 
-    url = _database_url()
+    config = instance_settings()
+    url = config.database_url
     migrate(url)
-    make_app(Settings(database_url=url, kafka_bootstrap_servers=""), create_tables=True).close()
+    make_app(config, create_tables=True).close()
     try:
         report = restore_file(url, path, replace=replace, key=_key(key_file))
     except (BackupError, OSError) as exc:
-        console.print(f"[red]{exc}[/red] (nothing was restored)")
-        raise typer.Exit(1) from None
+        raise fail(f"{exc} (nothing was restored)") from None
     console.print(f"Restored {sum(report.tables.values())} rows of {len(report.tables)} tables "
                   f"({report.tables.get('ipe_events', 0)} events).")  # fmt: skip
     console.print("The relay re-publishes the store and the consumers rebuild the read models; "
                   "`ipe replay` rebuilds them at once.")  # fmt: skip
-
-
-def register(app: typer.Typer) -> None:
-    app.command("backup")(backup)
-    app.command("restore")(restore)

@@ -1,23 +1,20 @@
-"""``ipe report`` (the analysts' overview, in the terminal and as HTML with charts) and
-``ipe affiliations load`` (names, cities and regions of the employers)."""
+"""``ipe report``: the analysts' overview, in the terminal and as HTML with charts; no personal data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
 
-import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ipe_claims.adapters.affiliations import AffiliationFileError, load_affiliations, read_affiliations
 from ipe_claims.analytics.html_report import render_html
 from ipe_claims.analytics.report import PeriodError, overview, parse_period
 from ipe_claims.analytics.wording import HEADINGS, TABLES, TEXT_COLUMNS, cell
+from ipe_claims.entrypoints.cli.context import connect, console, fail
 
-console = Console()  # tables wrap their cells to the terminal's width (80 columns included)
-affiliations_app = typer.Typer(help="Affiliations reference data.", no_args_is_help=True)
+app = typer.Typer()
 # Below 100 columns the amounts leave out their monthly sum (the mean times the claims), so 80 columns hold
 # every figure whole.
 NARROW_LEAVES_OUT = {"amounts_per_month": ("sum",)}
@@ -35,51 +32,37 @@ def table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...], thre
         shown.add_column(HEADINGS[column], justify="right" if numeric else "left", min_width=widest,
                          overflow="fold")  # fmt: skip
     for row in rows:
-        shown.add_row(*(cell(row, column, threshold) for column in columns))
+        shown.add_row(*(Text(cell(row, column, threshold)) for column in columns))
     return shown
 
 
-def report_command(
+@app.command()
+def report(
     start: Annotated[str | None, typer.Option("--from", help="First filing date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last filing date (YYYY-MM-DD).")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with charts.")] = None,
 ) -> None:
     """The key tables of the analytics views, in French; no personal data."""
-    from ipe_claims.cli import _database_url
-
     try:
         period = parse_period(start, end)
     except PeriodError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    with psycopg.connect(_database_url()) as conn:
+        raise fail(str(exc), 2) from None
+    with connect(autocommit=False) as conn:
         tables = overview(conn, period)
     totals, k = tables["totals"], tables["small_cell_threshold"]
+    # Tables and this summary wrap to the terminal's width (80 columns included), unlike a command to copy.
     console.print(f"Période (date de dépôt) {period.label()} : {cell(totals, 'claims', k)} demandes, "
                   f"{cell(totals, 'valid', k)} valables, {cell(totals, 'rejected', k)} rejetées, "
                   f"{cell(totals, 'pending', k)} en cours ; {cell(totals, 'total_amount', k)} DH accordés. "
-                  f"Les groupes de moins de {k} demandes s'affichent <{k}.", markup=False)  # fmt: skip
+                  f"Les groupes de moins de {k} demandes s'affichent <{k}.", markup=False, soft_wrap=False)  # fmt: skip
     for title, name, columns in TABLES:
         if tables[name]:
             shown = tuple(column for column in columns if column not in NARROW_LEAVES_OUT.get(name, ()))
-            console.print(table(title, tables[name], shown if console.width < 100 else columns, k))
+            console.print(
+                table(title, tables[name], shown if console.width < 100 else columns, k), soft_wrap=False
+            )
         else:
-            console.print(f"{title} : aucune donnée.")
+            console.print(f"{title} : aucune donnée.", soft_wrap=False)
     if html:
         html.write_text(render_html(tables, period.label()), encoding="utf-8")
-        console.print(f"Rapport HTML : {html}")
-
-
-@affiliations_app.command("load")
-def affiliations_load(path: Path) -> None:
-    """Load a CSV (affiliation_number,name,city,region); a known affiliation's row replaces it."""
-    from ipe_claims.cli import _database_url
-
-    try:
-        rows = read_affiliations(path)
-    except (OSError, AffiliationFileError) as exc:
-        console.print(f"[red]{exc}[/red] (nothing was loaded)")
-        raise typer.Exit(1) from None
-    with psycopg.connect(_database_url(), autocommit=True) as conn:
-        count = load_affiliations(conn, rows)
-    console.print(f"Loaded {count} affiliations.")
+        console.print(f"Rapport HTML : {html}", soft_wrap=False)
