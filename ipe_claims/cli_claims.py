@@ -38,7 +38,7 @@ def return_to_work(
         raise typer.Exit(2) from None
     store = make_app(settings)
     try:
-        if claim_id not in store.repository:
+        if store.find_claim(claim_id) is None:
             console.print(f"[red]No claim {claim_id}.[/red]")
             raise typer.Exit(1)
         who = access_log.operator()
