@@ -14,6 +14,7 @@ import math
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -269,6 +270,20 @@ def principal_for_token(conn: psycopg.Connection[Any], token: str) -> Principal 
         (token_hash(token),),
     )
     return Principal(row[0], row[1], frozenset(row[2])) if row else None
+
+
+def principals_for_tokens(conn: psycopg.Connection[Any], tokens: Collection[str]) -> dict[str, Principal]:
+    """``principal_for_token`` of many tokens in one query: those that name an enabled account now."""
+    hashes = {token_hash(token): token for token in tokens}
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT t.token_hash, a.username, a.role, coalesce(array_agg(aa.affiliation_number) "
+        "FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}') FROM accounts a "
+        "LEFT JOIN account_affiliations aa USING (username) JOIN api_tokens t ON t.username = a.username "
+        "WHERE t.token_hash = ANY(%s) AND t.expires_at > now() AND NOT a.disabled "
+        "GROUP BY t.token_hash, a.username, a.role",
+        (list(hashes),),
+    )
+    return {hashes[found]: Principal(username, role, frozenset(held)) for found, username, role, held in rows}
 
 
 def enabled_account(conn: psycopg.Connection[Any], username: str) -> Principal | None:

@@ -188,7 +188,7 @@ def contribution_histories(
 
 @dataclass(frozen=True)
 class DeclarationsOnConnection:
-    """The ``DeclarationsReader`` port on a connection: a consumer reads in its own transaction."""
+    """The ``ContributionHistories`` port on a connection: a consumer reads in its own transaction."""
 
     conn: psycopg.Connection[Any]
 

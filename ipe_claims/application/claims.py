@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +20,8 @@ from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
-from ipe_claims.domain.dates import local_date
+from ipe_claims.application.filing import open_claim
+from ipe_claims.domain.claim import Claim, InsuredRecord
 from ipe_claims.domain.lifecycle import InvalidReturnToWork, return_to_work
 from ipe_claims.domain.rules import VALABLE, ruleset_for
 
@@ -50,9 +50,11 @@ class ClaimsApplication(Application[uuid.UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def get_claim(self, claim_id: uuid.UUID) -> Claim:
-        claim: object = self.repository.get(claim_id)
-        assert isinstance(claim, Claim)
+    def get_claim(self, claim_id: uuid.UUID, version: int | None = None) -> Claim:
+        """The claim (as it stood at ``version``); AggregateNotFoundError when no claim has this id."""
+        claim: object = self.repository.get(claim_id, version=version)
+        if not isinstance(claim, Claim):  # an insured's record: not a claim's id
+            raise AggregateNotFoundError(claim_id)
         return claim
 
     def find_claim(self, claim_id: uuid.UUID) -> Claim | None:
@@ -60,6 +62,16 @@ class ClaimsApplication(Application[uuid.UUID]):
             return self.get_claim(claim_id)
         except AggregateNotFoundError:
             return None
+
+    def first_version(self, claim_id: uuid.UUID) -> Claim:
+        """The claim as it was submitted (version 1): what a retried submission answers."""
+        return self.get_claim(claim_id, version=1)
+
+    def _postgres(self) -> PostgresAggregateRecorder:
+        """The Postgres recorder, for the queries the library does not offer (not the in-memory one)."""
+        if not isinstance(self.recorder, PostgresAggregateRecorder):
+            raise TypeError(f"this needs the Postgres event store, not {type(self.recorder).__name__}")
+        return self.recorder
 
     def get_many(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The aggregates among ``ids`` that exist, rebuilt from one query instead of one per aggregate:
@@ -79,8 +91,7 @@ class ClaimsApplication(Application[uuid.UUID]):
         and never finishes on a busy store: the bench saw p99 decisions at 600-850 ms instead of ~220.
         Rows are only ever appended (its dead rows are those of rolled-back appends), so what autovacuum
         would do can wait for that window; the anti-wraparound vacuum still runs whatever the setting."""
-        recorder = self.recorder
-        assert isinstance(recorder, PostgresAggregateRecorder)
+        recorder = self._postgres()
         table = SQL("{}.{}").format(
             Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
         )
@@ -103,8 +114,7 @@ class ClaimsApplication(Application[uuid.UUID]):
         not decoded: a claim's ClaimSubmitted says whom it concerns without folding the rest."""
         if not ids:
             return []
-        recorder = self.recorder
-        assert isinstance(recorder, PostgresAggregateRecorder)
+        recorder = self._postgres()
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             rows = cursor.execute(self._statement("AND originator_version = 1"), (list(ids),)).fetchall()
         return [
@@ -119,8 +129,7 @@ class ClaimsApplication(Application[uuid.UUID]):
         return self._statement("ORDER BY originator_id, originator_version")
 
     def _statement(self, rest: str) -> str:
-        recorder = self.recorder
-        assert isinstance(recorder, PostgresAggregateRecorder)
+        recorder = self._postgres()
         table = Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
         query = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} WHERE originator_id = ANY(%s) "
@@ -135,59 +144,20 @@ class ClaimsApplication(Application[uuid.UUID]):
             found[originator_id] = event.mutate(found.get(originator_id))
         return found
 
-    def prepare_submission(
-        self, claim_id: uuid.UUID, filed_at: datetime, known: Mapping[uuid.UUID, Any] | None = None,
-        **submitted: Any,
-    ) -> Claim | tuple[Claim, InsuredRecord]:  # fmt: skip
-        """The claim as it stands if it exists (an idempotent retry), else the new claim and the insured's
-        record with the claim opened on it, not yet saved. Refuses when the insured has an open claim.
-
-        ``known``: aggregates loaded beforehand (``get_many``) for the claim and the insured's record; an
-        id absent from it does not exist (a consumer's poll prepares all its submissions from two queries).
-        """
-        existing = self.find_claim(claim_id) if known is None else known.get(claim_id)
-        if existing is not None:
-            return existing
-        if known is None:
-            record = self._insured_record(submitted["immatriculation"])
-        else:
-            record = known.get(InsuredRecord.id_for(submitted["immatriculation"])) or InsuredRecord.open(
-                submitted["immatriculation"]
-            )
-        if record.last_claim_id is not None:
-            last = (known or {}).get(record.last_claim_id) or self.get_claim(record.last_claim_id)
-            if last.is_open_on(local_date(filed_at)):
-                raise OpenClaimExists(last.id)
-        claim = Claim.submit(claim_id, filed_at=filed_at, **submitted)
-        record.open_claim(claim.id)
-        return claim, record
-
     def submit(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> Claim:
-        """Append a ClaimSubmitted event; refuse when the insured has an open claim.
-
-        ``claim_id`` is deterministic for idempotent submissions: if it already exists, it is returned
-        unchanged and the caller compares what was asked with what is stored.
-        """
-        return self.file(claim_id, filed_at, **submitted)[0]
-
-    def file(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> tuple[Claim, bool]:
-        """``submit``, also telling whether this call created the claim (False: it existed already)."""
+        """Record a claim as submitted, without the intake's checks: for seeding a store (tests, fixtures).
+        Claims are filed by ``filing.Filing``; this shares its rule (``open_claim``) and refuses likewise."""
         for _ in range(5):
-            prepared = self.prepare_submission(claim_id, filed_at, **submitted)
-            if isinstance(prepared, Claim):
-                return prepared, False
-            if self.save_once(*prepared):
-                return prepared[0], True
-            # a concurrent submission won the race on the insured's record; look again
+            known = self.get_many([claim_id, InsuredRecord.id_for(submitted["immatriculation"])])
+            last = [
+                a.last_claim_id for a in known.values() if isinstance(a, InsuredRecord) and a.last_claim_id
+            ]
+            opened = open_claim(claim_id, filed_at, {**known, **self.get_many(last)}, submitted)
+            if isinstance(opened, Claim):
+                return opened
+            if self.save_once(*opened):
+                return opened[0]
         raise IntegrityError(f"claim {claim_id}: the insured's record kept changing")
-
-    def _insured_record(self, immatriculation: str) -> InsuredRecord:
-        try:
-            record: object = self.repository.get(InsuredRecord.id_for(immatriculation))
-        except AggregateNotFoundError:
-            return InsuredRecord.open(immatriculation)
-        assert isinstance(record, InsuredRecord)
-        return record
 
     def advance(self, claim_id: uuid.UUID, step: Callable[[Claim], None]) -> Claim:
         """Load the claim, let ``step`` record what comes next (nothing when it is done), save once.

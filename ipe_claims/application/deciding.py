@@ -17,7 +17,7 @@ from datetime import date, datetime
 from eventsourcing.application import AggregateNotFoundError
 
 from ipe_claims.application.clock import Clock
-from ipe_claims.application.ports import ClaimsStore, DeclarationsReader
+from ipe_claims.application.ports import ClaimsToDecide, ContributionHistories
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration
 from ipe_claims.domain.dates import CASABLANCA
@@ -29,8 +29,8 @@ from ipe_claims.domain.rules import ClaimFacts, decide, ruleset_for
 class Decider:
     """Settles claims through its ports; ``decided_by`` names the decider in the claims' logs."""
 
-    store: ClaimsStore
-    declarations: DeclarationsReader
+    store: ClaimsToDecide
+    declarations: ContributionHistories
     clock: Clock
     decided_by: str
 

@@ -1,4 +1,7 @@
-"""Every refusal has one body: {"error": {"code", "message_fr", "message_ar", "field"}}."""
+"""Every refusal has one body: {"error": {"code", "message_fr", "message_ar", "field"}}.
+
+A refusal carries no HTTP: its status comes from its code (``STATUS``, the one table), its headers from its
+typed extras (``retry_after``) and its code (``WWW-Authenticate`` for ``unauthorized``)."""
 
 from __future__ import annotations
 
@@ -19,10 +22,42 @@ from starlette.types import Scope
 
 from ipe_claims.application.intake import Refusal, not_found
 
-__all__ = ["ApiError", "Refusal", "error_response", "forbidden", "install", "not_found", "unauthorized"]
+__all__ = ["ApiError", "Refusal", "error_response", "forbidden", "install", "not_found", "status_of",
+           "unauthorized"]  # fmt: skip
 
 
 ApiError = Refusal  # the HTTP name of the intake's refusal
+
+# Each refusal's status, by its code; a code missing here is a fault of ours (500).
+STATUS = {
+    "invalid_type": 400, "malformed_json": 400, "invalid_cursor": 400, "invalid_period": 400,
+    "invalid_filter_date": 400,
+    "unauthorized": 401, "invalid_credentials": 401,
+    "forbidden": 403, "csrf_failed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "open_claim_exists": 409,
+    "body_too_large": 413,
+    "unknown_motif": 422, "invalid_date": 422, "job_loss_date_in_future": 422,
+    "job_loss_date_before_scheme": 422, "attestation_required": 422, "insured_not_declared": 422,
+    "idempotency_key_reused": 422, "invalid_value": 422, "invalid_text": 422, "unknown_field": 422,
+    "missing_field": 422, "invalid_return_to_work": 422,
+    "rate_limited": 429, "login_rate_limited": 429, "account_locked": 429, "login_throttled": 429,
+    "internal_error": 500,
+    "overloaded": 503, "service_unavailable": 503,
+}  # fmt: skip
+_HEADERS = {"unauthorized": {"WWW-Authenticate": "Bearer"}}
+
+
+def status_of(refusal: Refusal) -> int:
+    return STATUS.get(refusal.code, 500)
+
+
+def headers_of(refusal: Refusal) -> dict[str, str] | None:
+    headers = dict(_HEADERS.get(refusal.code, {}))
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(refusal.retry_after)
+    return headers or None
 
 
 class ErrorDetail(BaseModel):
@@ -55,63 +90,63 @@ ANY_ROUTE = documented(400, 401, 403, 404, 409, 413, 422, 429)
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"Corps de requête trop volumineux (au plus {limit} octets).",
+    return ApiError("body_too_large", f"Corps de requête trop volumineux (au plus {limit} octets).",
                     f"محتوى الطلب كبير جدا (على الأكثر {limit} بايت).")  # fmt: skip
 
 
 def overloaded() -> ApiError:
-    return ApiError(503, "overloaded", "Service momentanément surchargé ; réessayez dans un instant.",
-                    "الخدمة مثقلة مؤقتا؛ أعيدوا المحاولة بعد لحظة.", headers={"Retry-After": "1"})  # fmt: skip
+    return ApiError("overloaded", "Service momentanément surchargé ; réessayez dans un instant.",
+                    "الخدمة مثقلة مؤقتا؛ أعيدوا المحاولة بعد لحظة.", retry_after=1)  # fmt: skip
 
 
 def rate_limited(retry_after: int) -> ApiError:
-    return ApiError(429, "rate_limited", "Trop de requêtes ; réessayez plus tard.",
-                    "طلبات كثيرة جدا؛ أعيدوا المحاولة لاحقا.", headers={"Retry-After": str(retry_after)})  # fmt: skip
+    return ApiError("rate_limited", "Trop de requêtes ; réessayez plus tard.",
+                    "طلبات كثيرة جدا؛ أعيدوا المحاولة لاحقا.", retry_after=retry_after)  # fmt: skip
 
 
 def unavailable() -> ApiError:
     """The database is unreachable (a restart, a failover): nothing was stored; the caller may retry."""
-    return ApiError(503, "service_unavailable", "Service momentanément indisponible ; rien n'a été enregistré, "
+    return ApiError("service_unavailable", "Service momentanément indisponible ; rien n'a été enregistré, "
                     "réessayez.", "الخدمة غير متوفرة مؤقتا؛ لم يسجل أي شيء، أعيدوا المحاولة.",
-                    headers={"Retry-After": "2"})  # fmt: skip
+                    retry_after=2)  # fmt: skip
 
 
 def invalid_text(field: str | None) -> ApiError:
     """A string that is not valid Unicode (a lone surrogate): nothing can store or show it."""
     where_fr, where_ar = (f" dans {field}", f" في {field}") if field else ("", "")
-    return ApiError(422, "invalid_text", f"Texte invalide{where_fr} : caractères Unicode non valides.",
+    return ApiError("invalid_text", f"Texte invalide{where_fr} : caractères Unicode non valides.",
                     f"نص غير صالح{where_ar}: رموز يونيكود غير صالحة.", field or None)  # fmt: skip
 
 
 def internal_error() -> ApiError:
     return ApiError(
-        500,
         "internal_error",
         "Erreur interne ; la demande n'a pas été enregistrée si elle n'a pas reçu de réponse 201.",
         "خطأ داخلي.",
     )
 
 
-def error_response(refusal: Refusal) -> JSONResponse:
+def error_response(refusal: Refusal, status: int | None = None, headers: dict[str, str] | None = None
+                   ) -> JSONResponse:  # fmt: skip
+    """The refusal's body, with its code's status and headers unless told others (the framework's own
+    refusals: any status; a 405's ``Allow``)."""
     body = {"error": {"code": refusal.code, "message_fr": refusal.message_fr, "message_ar": refusal.message_ar,
                       "field": refusal.field}}  # fmt: skip
-    return JSONResponse(body, status_code=refusal.status, headers=refusal.headers)
+    return JSONResponse(
+        body, status_code=status or status_of(refusal), headers=headers or headers_of(refusal)
+    )
 
 
 def unauthorized() -> ApiError:
     return ApiError(
-        401,
         "unauthorized",
         "Jeton absent, invalide ou expiré.",
         "رمز الولوج غير موجود أو غير صالح أو منتهي الصلاحية.",
-        headers={"WWW-Authenticate": "Bearer"},
     )
 
 
 def forbidden() -> ApiError:
-    return ApiError(
-        403, "forbidden", "Votre rôle ne permet pas cette opération.", "دوركم لا يسمح بهذه العملية."
-    )
+    return ApiError("forbidden", "Votre rôle ne permet pas cette opération.", "دوركم لا يسمح بهذه العملية.")
 
 
 def _validation_error(exc: RequestValidationError) -> ApiError:
@@ -121,19 +156,17 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     kind = first.get("type", "")
     if kind == "json_invalid" or (kind in ("model_attributes_type", "missing") and not location):
         return ApiError(
-            400,
             "malformed_json",
             "Le corps de la requête n'est pas un objet JSON valide.",
             "محتوى الطلب ليس كائن JSON صالحا.",
         )
     if kind == "extra_forbidden":
-        return ApiError(422, "unknown_field", f"Champ inconnu : {field}.", f"حقل غير معروف: {field}.", field)
+        return ApiError("unknown_field", f"Champ inconnu : {field}.", f"حقل غير معروف: {field}.", field)
     if kind == "missing":
         return ApiError(
-            422, "missing_field", f"Champ obligatoire absent : {field}.", f"حقل إلزامي ناقص: {field}.", field
+            "missing_field", f"Champ obligatoire absent : {field}.", f"حقل إلزامي ناقص: {field}.", field
         )
     return ApiError(
-        400,
         "invalid_type",
         f"Type de valeur invalide pour {field}.",
         f"نوع القيمة غير صالح في {field}.",
@@ -171,10 +204,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 405:
-            return error_response(method_not_allowed(allowed_methods(app, request.scope)))
+            allowed = allowed_methods(app, request.scope)
+            return error_response(method_not_allowed(allowed), headers={"Allow": ", ".join(allowed)})
         code = {404: "not_found"}.get(exc.status_code, "http_error")
         return error_response(
-            ApiError(exc.status_code, code, str(exc.detail), str(exc.detail), headers=exc.headers)
+            ApiError(code, str(exc.detail), str(exc.detail)), exc.status_code, dict(exc.headers or {})
         )
 
 
@@ -200,7 +234,7 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
 
 
 def method_not_allowed(methods: list[str]) -> ApiError:
-    """405 with the ``Allow`` header RFC 9110 asks for."""
+    """405's words; its response carries the ``Allow`` header RFC 9110 asks for (``install``)."""
     allowed = ", ".join(methods)
-    return ApiError(405, "method_not_allowed", f"Méthode non autorisée ici ; méthodes permises : {allowed}.",
-                    f"الطريقة غير مسموح بها هنا؛ الطرق المسموح بها: {allowed}.", headers={"Allow": allowed})  # fmt: skip
+    return ApiError("method_not_allowed", f"Méthode non autorisée ici ; méthodes permises : {allowed}.",
+                    f"الطريقة غير مسموح بها هنا؛ الطرق المسموح بها: {allowed}.")  # fmt: skip

@@ -1,17 +1,18 @@
 """Claim submissions over HTTP, served in batches: the group commit reaching back to the reads.
 
 A request waits on an asyncio future, on the event loop: no worker thread and no pooled connection of its
-own. One thread takes whatever is queued and serves it in three round trips, whatever the number — every
-read of the batch (the insured as declared, the claims and insured's records, each token's account
-*again*, so a disabled account is refused at once), one event-store transaction holding every new claim,
-and one statement for the access-log rows of every 201 — and only then answers the batch.
+own. One thread takes whatever is queued and files it with one call of the filing service
+(``ipe_claims/application/filing.py``), whose reads and writes cost the same whatever the number: each
+token's account read *again* (so a disabled account is refused at once), the insured as declared, the claims
+and insured's records, one event-store transaction holding every new claim — then one statement for the
+access-log rows of every 201, and only then does it answer the batch.
 
 What a 201 promises is unchanged: its events are committed in the event store and its access-log row is
 written before it is sent. Two submissions of one claim id or one insured never share a batch (the later
-one is read after the earlier one is saved); when the transaction conflicts with another process, its
-submissions are saved one by one, each looking again (``ClaimsApplication.file``). A batch that fails for
-any other unexpected reason is served again one request at a time, so that one faulty request cannot cost
-the others their answer (``_serve_or_split``).
+one waits for the next, so that the first one decides); when the transaction conflicts with another
+process, the service files its submissions again one by one. A batch that fails for any other unexpected
+reason is served again one request at a time, so that one faulty request cannot cost the others their
+answer (``_serve_or_split``).
 
 The event store serialises writers behind one insert lock (about 450 transactions/s here): one
 transaction per request would cap intake well below a surge's needs, hence the batches.
@@ -24,9 +25,8 @@ import contextlib
 import queue
 import threading
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -34,12 +34,12 @@ import structlog
 from psycopg_pool import ConnectionPool
 
 from ipe_claims.adapters import metrics
-from ipe_claims.adapters.accounts import Principal, principal_for_token
+from ipe_claims.adapters.accounts import Principal, principals_for_tokens
+from ipe_claims.adapters.declared_insured import PostgresDeclarations
 from ipe_claims.application import intake
-from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
-from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
-from ipe_claims.domain.dates import local_date
+from ipe_claims.application.filing import FileClaim, Filed, Filing
+from ipe_claims.application.ports import ClaimsStore, Submitter
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Bearer, DecimalJSONResponse, Tokens, verified
 
@@ -54,26 +54,40 @@ class _Ask:
     request_id: str | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[DecimalJSONResponse]
-    # filled in by the batch
-    caller: Principal | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
-    claim: Claim | None = None
-    record: InsuredRecord | None = None  # a new claim's insured record, opened on it
-    created: bool = False
-    outcome: DecimalJSONResponse | BaseException | None = None
+    outcome: DecimalJSONResponse | BaseException | None = None  # filled in by the batch
 
     @property
     def keys(self) -> tuple[uuid.UUID, str]:
         return self.claim_id, self.submission.immatriculation
 
-    def start_again(self) -> None:
-        """Forget what a failed batch filled in (what it stored, if anything, is found again by its id)."""
-        self.caller, self.facts, self.claim, self.record = None, {}, None, None
-        self.created, self.outcome = False, None
+
+def submitter(principal: Principal) -> Submitter:
+    return Submitter(principal.username, principal.role, principal.affiliations)
+
+
+class _TokenAccounts:
+    """The filing service's ``Accounts`` over bearer tokens: every token of the batch read again in one
+    query (``verified``: 401 when it no longer names an enabled account, 403 for a role that may not file;
+    the token cache follows)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], tokens: Tokens, bearers: Mapping[str, Bearer]) -> None:
+        self.conn = conn
+        self.tokens = tokens
+        self.bearers = bearers
+
+    def submitters(self, callers: Collection[str]) -> dict[str, Submitter | intake.Refusal]:
+        current = principals_for_tokens(self.conn, callers)
+        found: dict[str, Submitter | intake.Refusal] = {}
+        for token in callers:
+            try:
+                found[token] = submitter(verified(self.tokens, self.bearers[token], current.get(token)))
+            except intake.Refusal as refusal:
+                found[token] = refusal
+        return found
 
 
 class Submissions:
-    def __init__(self, store: ClaimsApplication, pool: ConnectionPool[Any], tokens: Tokens, clock: Clock,
+    def __init__(self, store: ClaimsStore, pool: ConnectionPool[Any], tokens: Tokens, clock: Clock,
                  max_batch: int = 200) -> None:  # fmt: skip
         self.store = store
         self.clock = clock
@@ -153,7 +167,7 @@ class Submissions:
             log.warning("submissions.batch_split", size=len(batch), error=type(exc).__name__)
             self.split += 1
             for ask in batch:
-                ask.start_again()
+                ask.outcome = None  # what the failed batch stored, if anything, is found again by its id
                 self._serve_or_split([ask])
 
     def _answer(self, batch: list[_Ask]) -> None:
@@ -165,79 +179,26 @@ class Submissions:
                 loop.call_soon_threadsafe(_settle, asks)
 
     def _serve(self, batch: list[_Ask]) -> None:
-        now = self.clock.now()
-        today = local_date(now)
         with self.pool.connection() as conn:
-            with conn.pipeline():
-                lookups = intake.Lookups(conn, self.store, [(ask.submission, ask.claim_id) for ask in batch])
-                current = {
-                    token: principal_for_token(conn, token) for token in {a.bearer.token for a in batch}
-                }
-            lookups.collect()
-            new: list[_Ask] = []
-            for n, ask in enumerate(batch):
-                try:
-                    ask.caller = verified(self.tokens, ask.bearer, current[ask.bearer.token])
-                    ask.facts = lookups.facts(n, ask.caller.affiliations, today)
-                    prepared = self.store.prepare_submission(ask.claim_id, now, known=lookups.known(n),
-                                                             **self._submitted(ask))  # fmt: skip
-                except OpenClaimExists:
-                    ask.outcome = intake.open_claim_exists()
-                    continue
-                except intake.Refusal as refusal:
-                    ask.outcome = refusal
-                    continue
-                if isinstance(prepared, Claim):
-                    ask.claim = prepared  # a retry: the claim its first try made
-                else:
-                    (ask.claim, ask.record), ask.created = prepared, True
-                    new.append(ask)
-            self._save(new, now)
-            served = [ask for ask in batch if ask.outcome is None]
-            for ask in served:
-                assert ask.claim is not None and ask.caller is not None
-                try:
-                    ask.claim = intake.first_answer(self.store, ask.claim, ask.facts)
-                except intake.Refusal as refusal:
-                    ask.outcome = refusal
-            answered = [ask for ask in served if ask.outcome is None]
-            access_log.insert(conn, [row for ask in answered for row in self._access_rows(ask)])
-        for ask in batch:
-            if isinstance(ask.outcome, intake.Refusal):
-                metrics.SUBMISSIONS.labels("http", ask.outcome.code).inc()
-            elif ask.outcome is None:
-                assert ask.claim is not None
-                metrics.SUBMISSIONS.labels("http", "accepted" if ask.created else "replayed").inc()
-                ask.outcome = DecimalJSONResponse(intake.claim_row(ask.claim), status_code=201)
+            accounts = _TokenAccounts(conn, self.tokens, {ask.bearer.token: ask.bearer for ask in batch})
+            service = Filing(self.store, PostgresDeclarations(conn), accounts, self.clock)
+            answers = service.file(
+                [FileClaim(a.bearer.token, a.claim_id, a.submission, "http") for a in batch]
+            )
+            access_log.insert(conn, [row for ask, filed in zip(batch, answers, strict=True)
+                                     if isinstance(filed, Filed) for row in _access_rows(ask, filed)])  # fmt: skip
+        for ask, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, intake.Refusal):
+                metrics.SUBMISSIONS.labels("http", answer.code).inc()
+                ask.outcome = answer
+            else:
+                metrics.SUBMISSIONS.labels("http", "accepted" if answer.created else "replayed").inc()
+                ask.outcome = DecimalJSONResponse(intake.claim_row(answer.claim), status_code=201)
 
-    @staticmethod
-    def _submitted(ask: _Ask) -> dict[str, Any]:
-        assert ask.caller is not None
-        return {**ask.facts, "submitted_by": ask.caller.username, "channel": "http"}
 
-    @staticmethod
-    def _access_rows(ask: _Ask) -> list[tuple[Any, ...]]:
-        assert ask.caller is not None and ask.claim is not None
-        shown = [ask.facts | {"claim_id": ask.claim.id}]
-        return access_log.rows(ask.caller, "claim.submit", shown, ask.request_id)
-
-    def _save(self, new: list[_Ask], now: datetime) -> None:
-        """Every new claim and its insured's record in one transaction; one by one when it conflicts."""
-        if not new:
-            return
-        aggregates: list[Claim | InsuredRecord] = []
-        for ask in new:
-            assert ask.claim is not None and ask.record is not None
-            aggregates += [ask.claim, ask.record]
-        if self.store.save_once(*aggregates):
-            return
-        for ask in new:  # another process got in the way: one by one, looking again
-            try:
-                ask.claim, ask.created = self.store.file(ask.claim_id, now, **self._submitted(ask))
-            except OpenClaimExists:
-                ask.outcome = intake.open_claim_exists()
-            except Exception as exc:  # this one alone fails (503 or 500); the others stand
-                ask.outcome = exc
+def _access_rows(ask: _Ask, filed: Filed) -> list[tuple[Any, ...]]:
+    return access_log.rows(filed.submitter, "claim.submit", [filed.facts | {"claim_id": filed.claim.id}],
+                           ask.request_id)  # fmt: skip
 
 
 def _input_fault(exc: Exception) -> intake.Refusal | None:
@@ -248,8 +209,7 @@ def _input_fault(exc: Exception) -> intake.Refusal | None:
     if isinstance(exc, UnicodeError):
         return errors.invalid_text(None)
     if isinstance(exc, psycopg.DataError | OverflowError):
-        return intake.Refusal(422, "invalid_value", "Valeur hors des limites acceptées.",
-                              "قيمة خارج الحدود المقبولة.")  # fmt: skip
+        return intake.invalid_bounds()
     return None
 
 

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Collection
 from typing import Any
 
 import psycopg
@@ -36,17 +34,20 @@ from kafka.errors import KafkaError
 from ipe_claims.adapters import metrics, parked
 from ipe_claims.adapters.accounts import Principal, enabled_account
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
+from ipe_claims.adapters.declared_insured import PostgresDeclarations
 from ipe_claims.adapters.kafka import TrackedConsumer, make_producer
 from ipe_claims.application import intake
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.domain.claim import Claim, InsuredRecord
-from ipe_claims.domain.dates import local_date
+from ipe_claims.application.filing import FileClaim, Filed, Filing
+from ipe_claims.application.ports import Submitter
+from ipe_claims.domain.claim import Claim
 from ipe_claims.settings import DEAD_LETTERS_TOPIC, PORTAL_TOPIC_PREFIX, Settings, portal_of_topic
 
 CONSUMER_NAME = "ipe-ingress"
 # Who may publish, by the role of the account whose topic the message came on (docs/security.md).
 PUBLISHING_ROLES = ("portal", "employer")
 PORTAL_TOPICS = "^" + re.escape(PORTAL_TOPIC_PREFIX) + ".+$"
+_UNKNOWN_PORTAL = "Le portail n'est pas un compte portail ou employeur actif."
 log = structlog.get_logger()
 
 
@@ -68,59 +69,20 @@ def _dead_letter_headers(record: ConsumerRecord, refused: DeadLetter) -> list[tu
     ]
 
 
-class _SameKeyInPoll(Exception):
-    """Two submissions of a poll touch one claim or one insured: handled one at a time, they are ordered."""
+class _Portals:
+    """The filing service's ``Accounts`` for the ingress: the portals' accounts as ``_checked`` read them in
+    this transaction (a topic names its sender; the broker enforced it)."""
 
+    def __init__(self, accounts: dict[str, Principal | None]) -> None:
+        self.accounts = accounts
 
-class _PollBatch:
-    """What ``intake.submit`` takes as its committer: a poll's new claims (and the insured records they
-    open), prepared from aggregates loaded for the whole poll and kept for one save at its end."""
-
-    def __init__(self, store: ClaimsApplication) -> None:
-        self.store = store
-        self.aggregates: list[Claim | InsuredRecord] = []
-        self.known: dict[uuid.UUID, Any] = {}
-        self._keys: set[object] = set()
-
-    def preload(self, claim_ids: list[uuid.UUID], immatriculations: list[str]) -> None:
-        """The poll's claims and insured records, then the last claims of those records: two queries."""
-        self.known = self.store.get_many([*claim_ids, *map(InsuredRecord.id_for, immatriculations)])
-        last = [
-            a.last_claim_id for a in self.known.values() if isinstance(a, InsuredRecord) and a.last_claim_id
-        ]
-        self.known |= self.store.get_many([claim_id for claim_id in last if claim_id not in self.known])
-
-    def submit(self, claim_id: uuid.UUID, filed_at: datetime, **submitted: Any) -> Claim:
-        prepared = self.store.prepare_submission(claim_id, filed_at, self.known, **submitted)
-        if isinstance(prepared, Claim):
-            return prepared
-        keys = {claim_id, submitted["immatriculation"]}
-        if not self._keys.isdisjoint(keys):
-            raise _SameKeyInPoll
-        self._keys |= keys
-        self.aggregates.extend(prepared)
-        return prepared[0]
-
-
-@dataclass(frozen=True)
-class _Checked:
-    """A submission through every check that needs no lookup of the insured."""
-
-    submitter: str
-    claim_id: uuid.UUID
-    submission: intake.Submission
-    loss: date
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class _Valid:
-    """A submission that passed every check that needs no claim: who sends it, for what claim, its facts."""
-
-    submitter: str
-    claim_id: uuid.UUID
-    facts: dict[str, Any]
-    received_at: datetime
+    def submitters(self, callers: Collection[str]) -> dict[str, Submitter | intake.Refusal]:
+        found: dict[str, Submitter | intake.Refusal] = {}
+        for name in callers:
+            portal = self.accounts.get(name)
+            found[name] = (Submitter(portal.username, portal.role, portal.affiliations) if portal is not None
+                           else intake.Refusal("unknown_portal", _UNKNOWN_PORTAL, _UNKNOWN_PORTAL))  # fmt: skip
+        return found
 
 
 class Ingress:
@@ -132,25 +94,30 @@ class Ingress:
         self._producer: KafkaProducer | None = None
 
     def handle(self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
-        """A poll's submissions (or one, in TrackedConsumer's fallback) in the transaction that then
-        stores the positions, in few round trips: the portals' accounts read once, the insured's
-        identities with one query, the claims and insured records with two, every new claim saved by one
-        ``save`` (one event-store transaction). Two submissions of one insured or one claim id in a poll,
-        or a conflict with another writer, raise: the records are redone one at a time, which refuses
-        the second one."""
-        valid, refused = self._validated(conn, records)
-        batch = _PollBatch(self.store)
-        batch.preload([v.claim_id for _, v in valid], [v.facts["immatriculation"] for _, v in valid])
-        accepted: list[tuple[ConsumerRecord, Claim, bool]] = []
-        for record, submission in valid:
+        """A poll (or one record, in TrackedConsumer's fallback), in the transaction that then stores the
+        positions. File the records' submissions in one call of the filing service (the portals' accounts read once
+        each, the insured's identities with one query, the claims and insured records with two, every new
+        claim saved in one event-store transaction), then dead-letter the refused ones, in the poll's order."""
+        accounts: dict[str, Principal | None] = {}
+        asks: list[tuple[ConsumerRecord, FileClaim]] = []
+        refused: list[tuple[ConsumerRecord, DeadLetter]] = []
+        for record in records:
             try:
-                accepted.append((record, *self._claim(submission, batch)))
+                asks.append((record, self._checked(conn, record, accounts)))
             except DeadLetter as why:
                 refused.append((record, why))
-        self.store.save(*batch.aggregates)
-        self._dead_letters(conn, refused)  # after the save: a batch redone record by record sends them once
-        for record, claim, new in accepted:
-            self._submitted(record, claim, new)
+        service = Filing(self.store, PostgresDeclarations(conn), _Portals(accounts), self.clock)
+        answers = service.file([ask for _, ask in asks])
+        accepted: list[tuple[ConsumerRecord, Filed]] = []
+        for (record, _), answer in zip(asks, answers, strict=True):
+            if isinstance(answer, intake.Refusal):
+                refused.append((record, DeadLetter(answer.code, answer.message_fr)))
+            else:
+                accepted.append((record, answer))
+        order = {id(record): n for n, record in enumerate(records)}
+        self._dead_letters(conn, sorted(refused, key=lambda one: order[id(one[0])]))  # after the save
+        for record, filed in accepted:
+            self._submitted(record, filed.claim, filed.created)
 
     @staticmethod
     def _submitted(record: ConsumerRecord, claim: Claim, accepted: bool) -> None:
@@ -158,35 +125,12 @@ class Ingress:
         log.info("claim.submitted", claim_id=str(claim.id), channel="kafka", offset=record.offset,
                  partition=record.partition)  # fmt: skip
 
-    def _validated(
-        self, conn: psycopg.Connection[Any], records: list[ConsumerRecord]
-    ) -> tuple[list[tuple[ConsumerRecord, _Valid]], list[tuple[ConsumerRecord, DeadLetter]]]:
-        """The records' submissions checked, and those refused with why; the portals' accounts are read
-        once each and every insured's identity with one query."""
-        accounts: dict[str, Principal | None] = {}
-        checked: list[tuple[ConsumerRecord, _Checked]] = []
-        refused: list[tuple[ConsumerRecord, DeadLetter]] = []
-        for record in records:
-            try:
-                checked.append((record, self._checked(conn, record, accounts)))
-            except DeadLetter as why:
-                refused.append((record, why))
-        people = intake.declared_people(conn, [c.submission for _, c in checked])
-        valid: list[tuple[ConsumerRecord, _Valid]] = []
-        for (record, c), person in zip(checked, people, strict=True):
-            try:
-                facts = intake.facts_of(c.submission, c.loss, person)
-            except intake.Refusal as refusal:
-                refused.append((record, DeadLetter(refusal.code, refusal.message_fr)))
-                continue
-            valid.append((record, _Valid(c.submitter, c.claim_id, facts, c.received_at)))
-        return valid, refused
-
     def _checked(
         self, conn: psycopg.Connection[Any], record: ConsumerRecord, accounts: dict[str, Principal | None]
-    ) -> _Checked:
-        """The record's submission through every check that needs no lookup of the insured; ``accounts``
-        caches the portals' accounts for one transaction."""
+    ) -> FileClaim:
+        """The record's submission to file, after the checks of the transport (a readable ClaimSubmission,
+        from an enabled portal, naming it, for an affiliation it holds); ``accounts`` caches the portals'
+        accounts for one transaction."""
         try:
             name, message = self.codec.decode(record.value)
         except AvroDecodeError as exc:
@@ -201,7 +145,7 @@ class Ingress:
             accounts[sender] = enabled_account(conn, sender)
         portal = accounts.get(sender) if sender is not None else None
         if portal is None or portal.role not in PUBLISHING_ROLES:
-            raise DeadLetter("unknown_portal", "Le portail n'est pas un compte portail ou employeur actif.")
+            raise DeadLetter("unknown_portal", _UNKNOWN_PORTAL)
         if message["portal"] != portal.username:
             raise DeadLetter("portal_mismatch", f"L'enregistrement nomme un autre portail que {portal.username}, "
                              "sur le sujet duquel il a été publié.")  # fmt: skip
@@ -215,22 +159,8 @@ class Ingress:
             motif_code=message["motif_code"],
             attestation=message["attestation"],
         )
-        now = self.clock.now()
-        try:
-            loss = intake.check(submission, portal.affiliations, local_date(now))
-        except intake.Refusal as refusal:
-            raise DeadLetter(refusal.code, refusal.message_fr) from None
         claim_id = intake.claim_id_for(portal.username, message["submission_id"])
-        return _Checked(portal.username, claim_id, submission, loss, now)
-
-    def _claim(self, valid: _Valid, committer: ClaimsApplication | _PollBatch) -> tuple[Claim, bool]:
-        """The claim the submission asks for, and whether it is new (False: a redelivery found it)."""
-        try:
-            claim = intake.submit(self.store, valid.claim_id, valid.facts, valid.submitter, "kafka",
-                                  valid.received_at, committer)  # fmt: skip
-        except intake.Refusal as refusal:
-            raise DeadLetter(refusal.code, refusal.message_fr) from None
-        return claim, claim.filed_at == valid.received_at
+        return FileClaim(portal.username, claim_id, submission, "kafka")
 
     def _dead_letters(
         self, conn: psycopg.Connection[Any], refused: list[tuple[ConsumerRecord, DeadLetter]]

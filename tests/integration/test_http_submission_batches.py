@@ -24,6 +24,7 @@ from ipe_claims.operations.local import free_port
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.deps import Bearer, Tokens
+from services.claim_intake.errors import status_of
 from services.claim_intake.submissions import Submissions
 from tests.conftest import CLOCK, TODAY, Insured, declare
 from tests.integration.conftest import api_client, served
@@ -163,16 +164,26 @@ def test_a_batch_that_loses_a_race_to_another_process_saves_its_submissions_one_
     caller = principal_for_token(conn, token)
     assert caller is not None
 
-    class RacedBy(Submissions):
+    class RacedStore:
+        """The event store, where the other process wins the first insured's record just before the
+        batch's transaction."""
+
         rival: uuid.UUID | None = None
 
-        def _save(self, new: list[Any], now: Any) -> None:
-            if self.rival is None:  # the other process wins the first insured's record
-                self.rival = claims_app.submit(uuid.uuid4(), now, **facts(insured[0])).id
-            super()._save(new, now)
+        def get_many(self, ids: Any) -> Any:
+            return claims_app.get_many(ids)
 
+        def first_version(self, claim_id: uuid.UUID) -> Any:
+            return claims_app.first_version(claim_id)
+
+        def save_once(self, *aggregates: Any) -> bool:
+            if self.rival is None:
+                self.rival = claims_app.submit(uuid.uuid4(), CLOCK.now(), **facts(insured[0])).id
+            return claims_app.save_once(*aggregates)
+
+    raced = RacedStore()
     pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True)
-    submissions = RacedBy(claims_app, pool, Tokens(), CLOCK)
+    submissions = Submissions(raced, pool, Tokens(), CLOCK)
     try:
 
         async def all_of_them() -> list[Any]:
@@ -190,13 +201,13 @@ def test_a_batch_that_loses_a_race_to_another_process_saves_its_submissions_one_
         pool.close()
     assert submissions.batches == 1
     refused, *created = outcomes
-    assert isinstance(refused, Refusal) and (refused.status, refused.code) == (409, "open_claim_exists")
+    assert isinstance(refused, Refusal) and (status_of(refused), refused.code) == (409, "open_claim_exists")
     assert [response.status_code for response in created] == [201, 201]
     submitted = conn.execute(
         "SELECT count(*) FROM ipe_events WHERE topic LIKE %s AND originator_id = ANY(%s)",
         (
             "%Claim.Submitted",
-            [submissions.rival] + [uuid.UUID(orjson.loads(r.body)["claim_id"]) for r in created],
+            [raced.rival] + [uuid.UUID(orjson.loads(r.body)["claim_id"]) for r in created],
         ),
     ).fetchone()
     assert submitted is not None and submitted[0] == 3  # the rival's claim and the two others, once each

@@ -25,6 +25,7 @@ from ipe_claims.domain.claim import InsuredRecord
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.claim_intake.deps import Bearer, Tokens
+from services.claim_intake.errors import status_of
 from services.claim_intake.submissions import Submissions
 from tests.conftest import CLOCK, Insured, declare, wait_for
 from tests.integration.conftest import api_client, served
@@ -155,7 +156,7 @@ def test_two_employers_in_one_batch_one_with_a_lone_surrogate_the_other_gets_its
         submissions.close()
         pool.close()
     assert created.status_code == 201, created
-    assert isinstance(refused, Refusal) and (refused.status, refused.code) == (422, "invalid_text")
+    assert isinstance(refused, Refusal) and (status_of(refused), refused.code) == (422, "invalid_text")
     assert (submissions.batches, submissions.served, submissions.split) == (1, 2, 1)  # one batch, split
     assert (_stored(conn, good), _stored(conn, bad)) == (2, 0)  # the good one's record: opened, claim on it
 

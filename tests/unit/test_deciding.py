@@ -26,7 +26,7 @@ FILED = datetime(2028, 2, 5, 9, tzinfo=UTC)  # before that deadline: a missing J
 
 
 class FakeDeclarations:
-    """The ``DeclarationsReader`` port over a list of declarations, as the Postgres query reads them."""
+    """The ``ContributionHistories`` port over a list of declarations, as the Postgres query reads them."""
 
     def __init__(self) -> None:
         self.lines: dict[str, list[MonthlyDeclaration]] = {}

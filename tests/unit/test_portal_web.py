@@ -6,6 +6,7 @@ import pytest
 from fastapi.responses import Response
 from starlette.requests import Request
 
+from services.claim_intake import errors
 from services.claim_intake.portal import web
 
 
@@ -34,7 +35,7 @@ def test_cookies_are_secure_unless_plain_http_to_loopback(url: str, secure: bool
 def test_a_missing_or_wrong_csrf_token_is_a_403(sent: dict[str, str]) -> None:
     with pytest.raises(web.PageError) as refused:
         web.check_csrf("expected-token", sent)
-    assert refused.value.refusal.status == 403 and refused.value.refusal.message_ar
+    assert errors.status_of(refused.value.refusal) == 403 and refused.value.refusal.message_ar
 
 
 def test_no_session_token_refuses_everything() -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from services.claim_intake import errors
 from services.claim_intake.portal import account, claims, history, web
 
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +34,7 @@ def install(app: FastAPI) -> None:
     async def _page(request: Request, exc: web.PageError) -> Response:
         refusal = exc.refusal
         response = web.render(
-            request, "error.j2", refusal.status, error=web.message(refusal, web.lang_of(request))
+            request, "error.j2", errors.status_of(refusal), error=web.message(refusal, web.lang_of(request))
         )
-        response.headers.update(refusal.headers or {})
+        response.headers.update(errors.headers_of(refusal) or {})
         return response

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from ipe_claims.adapters import portal_sessions
 from ipe_claims.adapters.accounts import Login, principal_for_token
 from ipe_claims.application.intake import not_found
+from services.claim_intake import errors
 from services.claim_intake.deps import Config, Db
 from services.claim_intake.errors import ApiError
 from services.claim_intake.portal import web
@@ -53,11 +54,15 @@ def login(request: Request, fields: web.Fields, conn: Db, settings: Config) -> R
             else Login(None)
         )
     except ApiError as guarded:  # the address's budget or the password checks at once
-        return _login_form(request, guarded.status, web.message(guarded, lang), username=username[:150])
+        return _login_form(
+            request, errors.status_of(guarded), web.message(guarded, lang), username=username[:150]
+        )
     refusal = login_refusal(outcome)
     if refusal is not None or outcome.token is None:
         assert refusal is not None
-        return _login_form(request, refusal.status, web.message(refusal, lang), username=username[:150])
+        return _login_form(
+            request, errors.status_of(refusal), web.message(refusal, lang), username=username[:150]
+        )
     principal = principal_for_token(conn, outcome.token)
     if principal is None or principal.role != "employer":
         portal_sessions.close_session(conn, outcome.token)

@@ -1,5 +1,5 @@
 """« Nouvelle demande », its form and « Confirmation de la validation »: the API's validation
-(``intake.validate``) and the API's submission batches (``Submissions``), so the same refusals in the same
+(``filing.validate``) and the API's submission batches (``Submissions``), so the same refusals in the same
 words; a claim filed here is a claim filed over HTTP (channel ``http``), by the session's account."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ipe_claims.adapters.declared_insured import PostgresDeclarations
 from ipe_claims.adapters.portal_sessions import PortalSession
-from ipe_claims.application import intake
+from ipe_claims.application import filing, intake
 from ipe_claims.domain.motifs import MOTIFS
-from services.claim_intake import access_log
+from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Bearer, Db, Now, request_id
 from services.claim_intake.portal import queries, web
-from services.claim_intake.submissions import Submissions
+from services.claim_intake.submissions import Submissions, submitter
 
 router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 
@@ -24,8 +25,7 @@ router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
 def clean(value: str | None, field: str) -> str | None:
     """A query or form value Postgres can hold (no NUL), else the API's invalid_type refusal."""
     if value is not None and "\x00" in value:
-        raise web.PageError(intake.Refusal(400, "invalid_type", f"Valeur invalide pour {field}.",
-                                           f"قيمة غير صالحة في {field}.", field))  # fmt: skip
+        raise web.PageError(intake.invalid_value(field))
     return value
 
 
@@ -52,7 +52,7 @@ def _insured(request: Request, conn: Any, session: PortalSession, affiliation: s
 def _form_page(request: Request, session: PortalSession, person: dict[str, Any], today: Any,
                values: dict[str, str], refusal: intake.Refusal | None = None) -> Response:  # fmt: skip
     error = web.message(refusal, web.lang_of(request)) if refusal else None
-    return web.render(request, "claim_form.j2", refusal.status if refusal else 200, session=session,
+    return web.render(request, "claim_form.j2", errors.status_of(refusal) if refusal else 200, session=session,
                       person=person, today=today, values=values, motifs=list(MOTIFS.values()), error=error,
                       error_field=refusal.field if refusal else None)  # fmt: skip
 
@@ -81,7 +81,9 @@ def check_claim(request: Request, fields: web.Fields, immatriculation: str, conn
     person = _insured(request, conn, session, affiliation, immatriculation, today)
     submission = _submission(affiliation, person["immatriculation"], fields)
     try:
-        facts = intake.validate(conn, submission, session.principal.affiliations, today)
+        facts = filing.facts_or_refusal(
+            PostgresDeclarations(conn), submitter(session.principal), submission, today
+        )
     except intake.Refusal as refusal:
         return _form_page(request, session, person, today, fields, refusal)
     access_log.record(conn, session.principal, "claim.preview", [facts], request_id(request))

@@ -7,14 +7,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ipe_claims.adapters.accounts import Principal
 from ipe_claims.application import intake
-from ipe_claims.domain.claim import Claim
-from services.claim_intake import access_log
+from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Db, Store, may_read_claim, request_id
 from services.claim_intake.portal import web
 from services.claim_intake.portal.claims import clean
@@ -41,7 +39,7 @@ def _filters(situation: str | None, immatriculation: str | None, du: str | None,
     first = intake.calendar_date(typed["du"]) if typed["du"] else None
     last = intake.calendar_date(typed["au"]) if typed["au"] else None
     bad = (typed["du"] and first is None) or (typed["au"] and last is None)
-    refusal = intake.Refusal(400, "invalid_date", "Date de filtre illisible (AAAA-MM-JJ).",
+    refusal = intake.Refusal("invalid_filter_date", "Date de filtre illisible (AAAA-MM-JJ).",
                              "تاريخ التصفية غير مقروء (YYYY-MM-DD).", "du" if typed["du"] and first is None else "au")  # fmt: skip
     meaning = {"situation": typed["situation"] if typed["situation"] in SITUATIONS else None,
                "immatriculation": typed["immatriculation"].strip() or None, "first": first, "last": last}  # fmt: skip
@@ -70,7 +68,7 @@ def history(request: Request, conn: Db, situation: str | None = None, immatricul
         access_log.record(conn, session.principal, "claims.list", rows, request_id(request))
     error = web.message(refusal, web.lang_of(request)) if refusal else None
     query = {key: typed[key] for key in ("situation", "immatriculation", "du", "au") if typed[key]}
-    return web.render(request, "history.j2", refusal.status if refusal else 200, session=session, rows=rows,
+    return web.render(request, "history.j2", errors.status_of(refusal) if refusal else 200, session=session, rows=rows,
                       filters=typed, query=query, next_cursor=next_cursor, error=error)  # fmt: skip
 
 
@@ -105,11 +103,10 @@ def claim_page(request: Request, claim_id: str, conn: Db, store: Store, depot: s
         found = uuid.UUID(claim_id)
     except ValueError:
         raise web.PageError(intake.not_found()) from None
-    try:  # the log, not the read model: the page right after « Oui » shows the claim
-        claim: object = store.repository.get(found)
-    except AggregateNotFoundError:
-        claim = None
-    if not isinstance(claim, Claim) or not may_read_claim(session.principal, claim.affiliation_number):
+    claim = store.find_claim(
+        found
+    )  # the log, not the read model: the page right after « Oui » shows the claim
+    if claim is None or not may_read_claim(session.principal, claim.affiliation_number):
         raise web.PageError(intake.not_found())
     table_row = intake.claim_row(claim)
     row = table_row | {"job_loss_date": claim.job_loss_date,

@@ -112,7 +112,7 @@ Fields = Annotated[dict[str, str], Depends(_form)]
 
 
 def csrf_refused() -> PageError:
-    return PageError(Refusal(403, "csrf_failed", words("fr")["csrf"], words("ar")["csrf"], "csrf"))
+    return PageError(Refusal("csrf_failed", words("fr")["csrf"], words("ar")["csrf"], "csrf"))
 
 
 def check_csrf(expected: str | None, fields: dict[str, str]) -> None:

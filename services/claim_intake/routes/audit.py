@@ -65,5 +65,5 @@ def report_overview(
     try:
         period = parse_period(date_from, date_to)
     except PeriodError as exc:
-        raise errors.ApiError(400, "invalid_period", str(exc), "الفترة غير صالحة.", exc.field) from None
+        raise errors.ApiError("invalid_period", str(exc), "الفترة غير صالحة.", exc.field) from None
     return DecimalJSONResponse(overview(conn, period))

@@ -53,9 +53,8 @@ def checked_login(request: Request, username: str, password: str, ttl_seconds: i
     retry_after = state.login_addresses.take(address)
     if retry_after:
         log.warning("auth.address_throttled", retry_after=retry_after)
-        raise ApiError(429, "login_rate_limited", "Trop de tentatives de connexion depuis cette adresse ; patientez.",
-                       "محاولات دخول كثيرة من هذا العنوان؛ انتظروا.", None,
-                       headers={"Retry-After": str(retry_after)})  # fmt: skip
+        raise ApiError("login_rate_limited", "Trop de tentatives de connexion depuis cette adresse ; patientez.",
+                       "محاولات دخول كثيرة من هذا العنوان؛ انتظروا.", None, retry_after=retry_after)  # fmt: skip
     with state.password_checks.slot() as free:
         if not free:
             state.login_addresses.give_back(address)  # not checked: not a failure
@@ -73,13 +72,13 @@ def login_refusal(login: Login) -> ApiError | None:
     if login.retry_after:
         log.warning("auth.throttled", locked=login.locked, retry_after=login.retry_after)
         if login.locked:
-            return ApiError(429, "account_locked", "Trop d'échecs de connexion : compte verrouillé temporairement.",
+            return ApiError("account_locked", "Trop d'échecs de connexion : compte verrouillé temporairement.",
                             "محاولات فاشلة كثيرة: الحساب مقفل مؤقتا.", "username",
-                            headers={"Retry-After": str(login.retry_after)})  # fmt: skip
-        return ApiError(429, "login_throttled", "Trop d'échecs de connexion ; patientez avant de réessayer.",
+                            retry_after=login.retry_after)  # fmt: skip
+        return ApiError("login_throttled", "Trop d'échecs de connexion ; patientez avant de réessayer.",
                         "محاولات فاشلة كثيرة؛ انتظروا قبل إعادة المحاولة.", "username",
-                        headers={"Retry-After": str(login.retry_after)})  # fmt: skip
+                        retry_after=login.retry_after)  # fmt: skip
     if login.token is None:
-        return ApiError(401, "invalid_credentials", "Identifiant ou mot de passe incorrect.",
+        return ApiError("invalid_credentials", "Identifiant ou mot de passe incorrect.",
                         "اسم المستخدم أو كلمة السر غير صحيحة.")  # fmt: skip
     return None

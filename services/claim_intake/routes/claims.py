@@ -8,7 +8,9 @@ import structlog
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from ipe_claims.application import intake
+from ipe_claims.adapters.accounts import Principal
+from ipe_claims.adapters.declared_insured import PostgresDeclarations
+from ipe_claims.application import filing, intake
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
@@ -23,7 +25,7 @@ from services.claim_intake.deps import (
     parse_uuid,
     request_id,
 )  # fmt: skip
-from services.claim_intake.submissions import Submissions
+from services.claim_intake.submissions import Submissions, submitter
 
 router = APIRouter(prefix="/api/v1/claims")
 
@@ -85,8 +87,11 @@ class ClaimRequest(BaseModel):
         "must be true.", json_schema_extra={"enum": [True]})]  # fmt: skip
 
 
-def _facts(body: ClaimRequest, caller: Any, conn: Db, today: date) -> dict[str, Any]:
-    return intake.validate(conn, intake.Submission(**body.model_dump()), caller.affiliations, today)
+def _facts(body: ClaimRequest, caller: Principal, conn: Db, today: date) -> dict[str, Any]:
+    """The facts the claim would have, or its refusal: filing's validation, on a batch of one."""
+    return filing.facts_or_refusal(
+        PostgresDeclarations(conn), submitter(caller), intake.Submission(**body.model_dump()), today
+    )
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:

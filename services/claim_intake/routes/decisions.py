@@ -78,12 +78,12 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
     found = claim_affiliation(conn, caller, claim_id)
     returned_on = intake.calendar_date(body.return_date)
     if returned_on is None:
-        raise ApiError(422, "invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
+        raise ApiError("invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
                        "تاريخ استئناف العمل غير مقروء (YYYY-MM-DD).", "return_date")  # fmt: skip
     try:
         claim = store.record_return_to_work(found, returned_on, clock.today(), caller.username, clock.now())
     except InvalidReturnToWork as exc:
-        raise ApiError(422, "invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
+        raise ApiError("invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
     access_log.record(conn, caller, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
                       claim.affiliation_number, "immatriculation": claim.immatriculation}], request_id(request))  # fmt: skip

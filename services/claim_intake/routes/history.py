@@ -42,7 +42,7 @@ class ClaimPage(BaseModel):
 
 
 def _bad(field: str, code: str = "invalid_type") -> ApiError:
-    return ApiError(400, code, f"Valeur invalide pour {field}.", f"قيمة غير صالحة في {field}.", field)
+    return ApiError(code, f"Valeur invalide pour {field}.", f"قيمة غير صالحة في {field}.", field)
 
 
 def encode_cursor(filed_at: datetime, claim_id: uuid.UUID) -> str:
