@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictStr
 
 from ipe_claims.adapters.accounts import Principal
 from ipe_claims.adapters.declared_insured import PostgresDeclarations
@@ -35,7 +35,7 @@ CLAIM_COLUMNS = (
 )
 
 
-EXAMPLE_CLAIM = {"affiliation_number": "1234567", "immatriculation": "100000001", "job_loss_date": "2026-11-30",
+EXAMPLE_CLAIM: dict[str, JsonValue] = {"affiliation_number": "1234567", "immatriculation": "100000001", "job_loss_date": "2026-11-30",
                  "motif_code": "licenciement_economique", "attestation": True}  # fmt: skip
 
 
