@@ -66,7 +66,7 @@ def replay(
     from ipe_claims.audit.kafka_source import expected_on_kafka, kafka_records
 
     config = settings()
-    with store(config) as app, psycopg.connect(config.database_url, autocommit=True) as conn:
+    with store(config) as app, psycopg.connect(config.database.url, autocommit=True) as conn:
         if from_kafka:
             position, total = expected_on_kafka(conn)
             records: Any = kafka_records(config, AvroCodec(config.schemas_dir), total)
@@ -120,7 +120,7 @@ def audit_claim(
         console.print(f"[red]{claim_id!r} is not a claim id (a UUID).[/red]")
         raise typer.Exit(2) from None
     config = settings()
-    with store(config) as app, psycopg.connect(config.database_url, autocommit=True) as conn:
+    with store(config) as app, psycopg.connect(config.database.url, autocommit=True) as conn:
         history = claim_history(app, conn, wanted)
         if history is not None:  # names, CIN and amounts follow: on record before they are shown
             first = history["events"][0]["payload"] if history["events"] else {}
@@ -149,7 +149,7 @@ def audit_seal() -> None:
     """Seal the events appended since the last seal (hash chains and a global digest)."""
     from ipe_claims.audit.seal import seal
 
-    with psycopg.connect(settings().database_url, autocommit=True) as conn:
+    with psycopg.connect(settings().database.url, autocommit=True) as conn:
         sealed = seal(conn)
     console.print(f"Sealed {sealed.events} event(s); global digest {sealed.digest} up to #{sealed.position}.")
 
@@ -162,7 +162,7 @@ def audit_verify(
     """Check every stream against its seals; report each altered, removed or inserted event."""
     from ipe_claims.audit.seal import verify
 
-    with psycopg.connect(settings().database_url, autocommit=True) as conn:
+    with psycopg.connect(settings().database.url, autocommit=True) as conn:
         report = verify(conn, expect)
     for finding in report.findings:
         console.print(finding.describe(), markup=False)
@@ -191,7 +191,7 @@ def relay_republish(
     """Make the running relay re-publish the store's claim events (after a broker lost its data)."""
     from ipe_claims.audit.republish import republish
 
-    with psycopg.connect(settings().database_url, autocommit=True) as conn:
+    with psycopg.connect(settings().database.url, autocommit=True) as conn:
         before = republish(conn, from_position)
     if from_position >= before:
         console.print(f"The relay is at #{before}: it has not published beyond #{from_position} yet.")

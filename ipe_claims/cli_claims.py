@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -31,7 +30,7 @@ def return_to_work(
 
     try:
         returned = date.fromisoformat(return_date)
-        settings = replace(Settings.from_env(), database_url=_database_url())
+        settings = Settings.from_env().changed(database={"url": _database_url()})
         declared = date.fromisoformat(declared_on) if declared_on else settings.clock().today()
     except ValueError:
         console.print("[red]Dates are YYYY-MM-DD.[/red]")

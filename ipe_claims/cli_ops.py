@@ -79,7 +79,9 @@ def restore(
 
     url = _database_url()
     migrate(url)
-    make_app(Settings(database_url=url, kafka_bootstrap_servers=""), create_tables=True).close()
+    make_app(
+        Settings().changed(database={"url": url}, kafka={"bootstrap_servers": ""}), create_tables=True
+    ).close()
     try:
         report = restore_file(url, path, replace=replace, key=_key(key_file))
     except (BackupError, OSError) as exc:

@@ -40,7 +40,7 @@ def _kafka() -> tuple[str, dict[str, str]]:
 
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         settings = Settings.from_env()
-        return settings.kafka_bootstrap_servers, settings.kafka_options()
+        return settings.kafka.bootstrap_servers, settings.kafka_options()
     servers = (read_state(_home()) or {}).get("kafka_bootstrap_servers")
     if not servers:
         console.print("[red]No broker: set KAFKA_BOOTSTRAP_SERVERS or start the system with `ipe up`.[/red]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -49,7 +48,7 @@ def simulate_command(
         console.print("[red]--from and --to are dates (YYYY-MM-DD).[/red]")
         raise typer.Exit(2) from None
     url = _database_url()
-    store = make_app(replace(Settings.from_env(), database_url=url))
+    store = make_app(Settings.from_env().changed(database={"url": url}))
     try:
         with psycopg.connect(url) as conn:
             report = simulate(conn, store, changes, *period)

@@ -138,8 +138,8 @@ class NotifierSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Everything a process is configured with. ``Settings.from_env`` reads the environment; code and tests
-    build one with sections as dicts (``Settings(database={"url": ...})``) or change one with ``changed``."""
+    """Everything a process is configured with. ``Settings.from_env`` reads the environment; tests and tools
+    take the defaults or a process's settings and change them: ``Settings().changed(database={"url": u})``."""
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_by_name=True,
                                       validate_by_alias=True, hide_input_in_errors=True)  # fmt: skip

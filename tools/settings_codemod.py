@@ -8,11 +8,12 @@ the flat settings. It rewrites, in every *.py file:
   ``<settings>`` is an expression this script recognises as a Settings: a name or attribute ending in
   ``settings``, a call of one (``settings()``, ``Settings.from_env()``), a name annotated ``Settings`` or
   bound from such an expression in the same file, ``x[0]`` of a name annotated ``tuple[Settings, ...]``;
-- ``Settings(database_url=u, kafka_fast_groups=True, home=h)`` → ``Settings(database={"url": u},
-  kafka={"fast_groups": True}, home=h)``;
+- ``Settings(database_url=u, kafka_fast_groups=True, home=h)`` → ``Settings().changed(database={"url": u},
+  kafka={"fast_groups": True}, home=h)``: the defaults, changed;
 - ``replace(s, database_url=u)`` / ``dataclasses.replace(s, ...)`` with Settings fields only →
   ``s.changed(database={"url": u})``;
-- ``NotifierConfig.from_env()`` → ``NotifierConfig.from_settings(Settings.from_env())``;
+- ``NotifierConfig.from_env().message_id_domain`` → ``Settings.from_env().notifier.message_id_domain``, any
+  other ``NotifierConfig.from_env()`` → ``NotifierConfig.from_settings(Settings.from_env())``;
 - ``Settings.<flat field>`` in comments and docstrings → ``Settings.<section>.<field>``.
 Then ``ruff check --fix --select F401,I001`` and ``ruff format`` tidy the files it changed (imports of
 ``replace`` left unused, the lines it rewrote). What it cannot see (a Settings under another name) mypy
@@ -30,6 +31,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATHS = ("ipe_claims", "services", "tests", "bench")
@@ -140,9 +142,12 @@ class Module:
         if isinstance(node, ast.Name):
             return node.id in names or node.id.lower().endswith("settings")
         if isinstance(node, ast.Attribute):
-            return node.attr.lower().endswith("settings") or node.attr in ("changed", "from_env") and (
-                isinstance(node.value, ast.Name) and node.value.id == "Settings" or self._is_settings(node.value, names, tuples)
-            )
+            if node.attr in ("changed", "from_env"):
+                owner = node.value
+                return (isinstance(owner, ast.Name) and owner.id == "Settings") or self._is_settings(
+                    owner, names, tuples
+                )
+            return node.attr.lower().endswith("settings")
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name) and func.id == "Settings":
@@ -151,16 +156,25 @@ class Module:
                 return True
             return self._is_settings(func, names, tuples)
         if isinstance(node, ast.Subscript):
-            return isinstance(node.value, ast.Name) and node.value.id in tuples and ast.unparse(node.slice) == "0"
+            return (
+                isinstance(node.value, ast.Name)
+                and node.value.id in tuples
+                and ast.unparse(node.slice) == "0"
+            )
         return False
 
     # The rewrites.
 
     def collect(self) -> None:
-        for node in ast.walk(self.tree):
+        done: set[int] = set()  # calls an enclosing rewrite took care of
+        for node in ast.walk(self.tree):  # breadth first: an attribute before its call
             if isinstance(node, ast.Attribute) and node.attr in RENAMES and self.is_settings(node.value):
                 self._rename(node)
-            elif isinstance(node, ast.Call):
+            elif node_is_config_field(node):
+                done.add(id(node.value))
+                start, end = self.span(node.value)
+                self.edits.append(Edit(start, end, lambda: "Settings.from_env().notifier"))
+            elif isinstance(node, ast.Call) and id(node) not in done:
                 self._call(node)
 
     def _rename(self, node: ast.Attribute) -> None:
@@ -172,10 +186,19 @@ class Module:
         func = node.func
         keywords = {k.arg for k in node.keywords}
         flat = bool(node.keywords) and None not in keywords and keywords <= FLAT_FIELDS
-        if isinstance(func, ast.Name) and func.id == "Settings" and not node.args and flat and keywords & set(RENAMES):
-            self._edit_call(node, lambda: "Settings", node.keywords)
-        elif _is_replace(func) and len(node.args) == 1 and flat and (
-            self.is_settings(node.args[0]) or keywords & set(RENAMES)
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "Settings"
+            and not node.args
+            and flat
+            and keywords & set(RENAMES)
+        ):
+            self._edit_call(node, lambda: "Settings().changed", node.keywords)
+        elif (
+            _is_replace(func)
+            and len(node.args) == 1
+            and flat
+            and (self.is_settings(node.args[0]) or keywords & set(RENAMES))
         ):
             target = node.args[0]
             self._edit_call(node, lambda: f"{self.text(target)}.changed", node.keywords)
@@ -199,7 +222,7 @@ class Module:
             for keyword in keywords:
                 value = self.text(keyword.value)
                 if keyword.arg in RENAMES:
-                    section, field = RENAMES[keyword.arg]  # type: ignore[index]
+                    section, field = RENAMES[keyword.arg]
                     if section not in sections:
                         sections[section] = []
                         arguments.append(section)  # a placeholder, in the order of first appearance
@@ -212,6 +235,9 @@ class Module:
             pad = " " * (indent + 4)
             return f"{head()}(\n" + "".join(f"{pad}{a},\n" for a in arguments) + " " * indent + ")"
 
+        # A "# fmt: skip" kept the old call's hand layout; the rewritten one is left to the formatter.
+        if skip := re.match(rb"[ \t]*# fmt: skip[ \t]*(?=\r?\n|$)", self.source[end:]):
+            end += skip.end()
         self.edits.append(Edit(start, end, make))
 
     def comments(self, text: str) -> str:
@@ -224,6 +250,15 @@ class Module:
         return self.comments(self.render(0, len(self.source)))
 
 
+def node_is_config_field(node: ast.AST) -> TypeGuard[ast.Attribute]:
+    """``NotifierConfig.from_env().message_id_domain``: the field is the settings' own."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "message_id_domain"
+        and ast.unparse(node.value) == "NotifierConfig.from_env()"
+    )
+
+
 def _arguments(node: ast.AST) -> Iterator[ast.arg]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         a = node.args
@@ -232,7 +267,9 @@ def _arguments(node: ast.AST) -> Iterator[ast.arg]:
 
 def _is_replace(func: ast.expr) -> bool:
     return (isinstance(func, ast.Name) and func.id == "replace") or (
-        isinstance(func, ast.Attribute) and func.attr == "replace" and ast.unparse(func.value) == "dataclasses"
+        isinstance(func, ast.Attribute)
+        and func.attr == "replace"
+        and ast.unparse(func.value) == "dataclasses"
     )
 
 
@@ -257,7 +294,9 @@ def files(paths: list[str]) -> Iterator[Path]:
 def tidy(changed: list[Path]) -> None:
     ruff = shutil.which("ruff", path=str(ROOT / ".venv" / "bin")) or shutil.which("ruff")
     if not ruff:
-        print("ruff not found: run `ruff check --fix --select F401,I001` and `ruff format` on the changed files")
+        print(
+            "ruff not found: run `ruff check --fix --select F401,I001` and `ruff format` on the changed files"
+        )
         return
     names = [str(p) for p in changed]
     subprocess.run([ruff, "check", "--quiet", "--fix", "--select", "F401,I001", *names], check=False)

@@ -62,7 +62,7 @@ class Relay:
         The topic id tells, even when someone else recreated the topic first (``ipe up``, a client with
         auto-creation): a new id is a new, empty log.
         """
-        servers, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_options()
+        servers, security = self.settings.kafka.bootstrap_servers, self.settings.kafka_options()
         created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, portal_names(conn), **security)
         current = topic_id(servers, CLAIM_EVENTS_TOPIC, **security)
         row = conn.execute("SELECT topic_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)).fetchone()

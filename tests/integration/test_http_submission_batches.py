@@ -171,7 +171,7 @@ def test_a_batch_that_loses_a_race_to_another_process_saves_its_submissions_one_
                 self.rival = claims_app.submit(uuid.uuid4(), now, **facts(insured[0])).id
             super()._save(new, now)
 
-    pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True)
+    pool: ConnectionPool[Any] = ConnectionPool(settings.database.url, min_size=1, max_size=2, open=True)
     submissions = RacedBy(claims_app, pool, Tokens(), CLOCK)
     try:
 

@@ -32,7 +32,7 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     topic, table, name = (
         f"{prefix}_{random_digits(9)}" for prefix in ("test-batch", "batch_effects", "batch")
     )
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
     conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
@@ -46,7 +46,7 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
         for record in records:
             handle(c, record)
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     values = [f"v{n}" for n in range(10)] + ["poison"] + [f"w{n}" for n in range(10)]
     for value in values:
         producer.send(topic, value.encode(), partition=0)
@@ -83,13 +83,13 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
     """The batch path advances every polled partition in one statement: each to one past its own last
     record, none to another's."""
     topic, name = f"test-batch-parts_{random_digits(9)}", f"batch_parts_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
     seen: list[tuple[int, int]] = []
     consumer = TrackedConsumer(settings, name, [topic], lambda _c, _r: None,
                                batch_handler=lambda _c, records: seen.extend((r.partition, r.offset) for r in records))  # fmt: skip
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     counts = {0: 4, 1: 7, 2: 2}
     for partition, count in counts.items():
         for n in range(count):
