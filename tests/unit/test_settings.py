@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from ipe_claims.entrypoints.bootstrap import cli_settings
-from ipe_claims.settings import Settings, SettingsError
+from ipe_claims.settings import REPO_ROOT, Settings, SettingsError
 from services.notifier.config import NotifierConfig
 
 BASE = {"DATABASE_URL": "postgresql://ipe:db-s3cret@db:5432/ipe", "KAFKA_BOOTSTRAP_SERVERS": "k1:9093"}
@@ -114,3 +115,19 @@ def test_the_cli_takes_the_local_instance_when_the_environment_names_none(tmp_pa
     given = cli_settings(BASE | {"IPE_HOME": str(tmp_path)})
     assert (given.database.url, given.kafka.bootstrap_servers) == (BASE["DATABASE_URL"], "k1:9093")
     assert cli_settings({"IPE_HOME": str(tmp_path / "none")}).database.url == ""
+
+
+def test_the_configuration_table_of_the_runbook_lists_every_variable_and_its_setting() -> None:
+    table = (
+        (REPO_ROOT / "docs" / "operations.md")
+        .read_text()
+        .split("## Configuration", 1)[1]
+        .split("\n## ", 1)[0]
+    )
+    sections = {name: field.default_factory for name, field in Settings.model_fields.items()
+                if isinstance(field.default_factory, type) and issubclass(field.default_factory, BaseModel)}  # fmt: skip
+    fields = [(f"{section}.{name}", field) for section, model in sections.items()
+              for name, field in model.model_fields.items()]  # fmt: skip
+    fields += [(name, field) for name, field in Settings.model_fields.items() if name not in sections]
+    for setting, field in fields:
+        assert f"`{field.validation_alias}`" in table and f"`{setting}`" in table, setting
