@@ -22,8 +22,6 @@ from kafka.errors import KafkaError
 
 from ipe_claims.adapters.kafka import backoff
 
-log = structlog.get_logger()
-
 Connection = psycopg.Connection[Any]
 # One unit of work on the connection; returns the seconds to wait before the next (0: at once).
 Step = Callable[[Connection], float]
@@ -57,6 +55,7 @@ def supervised(
     ``backoff(n)`` after the n-th fault in a row before connecting again; a step that succeeds resets n.
     Anything else propagates.
     """
+    log = structlog.get_logger()  # a logger per loop: it follows the logging configured before it starts
     faults = 0
     while not stop.is_set():
         try:

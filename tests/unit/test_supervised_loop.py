@@ -11,8 +11,15 @@ from typing import Any
 import psycopg
 import pytest
 from kafka.errors import KafkaConnectionError
+from structlog.testing import capture_logs
 
 from ipe_claims.adapters.loops import Connection, supervised
+
+
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[list[dict[str, Any]]]:
+    with capture_logs() as captured:
+        yield captured
 
 
 class RecordingStop(threading.Event):
@@ -56,7 +63,7 @@ def steps(stop: RecordingStop, *outcomes: BaseException | float) -> Any:
     return step
 
 
-def test_a_step_failing_twice_is_retried_after_a_doubling_pause_then_runs() -> None:
+def test_a_step_failing_twice_is_retried_after_a_doubling_pause_then_runs(logs: list[dict[str, Any]]) -> None:
     stop, db = RecordingStop(), FakeDatabase()
     step = steps(stop, psycopg.OperationalError("down"), psycopg.OperationalError("down"), 0.0)
     faults: list[Exception] = []
@@ -66,6 +73,8 @@ def test_a_step_failing_twice_is_retried_after_a_doubling_pause_then_runs() -> N
     assert stop.waits == [0.5, 1.0]  # backoff(1), backoff(2); the success asks no pause
     assert db.opened == ["postgresql://x/y"] * 3 and db.closed == 3  # a fresh connection after each fault
     assert [type(f) for f in faults] == [psycopg.OperationalError] * 2
+    assert [(e["event"], e["error"], e["faults"]) for e in logs] == [
+        ("test.retry", "OperationalError", 1), ("test.retry", "OperationalError", 2)]  # fmt: skip
 
 
 def test_a_success_resets_the_backoff_and_a_step_paces_itself() -> None:
@@ -96,8 +105,9 @@ def test_a_bug_propagates_and_closes_the_connection() -> None:
     assert db.closed == 1 and stop.waits == []
 
 
-def test_a_loop_whose_work_is_kept_safe_may_outlive_a_bug() -> None:
+def test_a_loop_whose_work_is_kept_safe_may_outlive_a_bug(logs: list[dict[str, Any]]) -> None:
     stop, db = RecordingStop(), FakeDatabase()
     supervised(steps(stop, KeyError("bug"), 0.0), stop, "test", database_url="", connect=db.connect,
                survive_bugs=True)  # fmt: skip
     assert stop.waits == [0.5] and len(db.opened) == 2
+    assert [(e["event"], e["log_level"]) for e in logs] == [("test.error", "error")]
