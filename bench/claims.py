@@ -89,7 +89,7 @@ def prepare(system: System, affiliation_numbers: list[str]) -> str:
 
 def _raw_topic(system: System) -> str:
     name = f"bench.raw-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=system.settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=system.settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(name, 12, 1)])
     admin.close()
     return name
@@ -99,7 +99,7 @@ def raw_produce_consume(system: System, count: int, size: int, rate: float | Non
     """The baseline: an idempotent acks=all producer and a plain consumer on a fresh 12-partition topic.
     Returns messages/s from the first send to the last receipt, and end-to-end latencies (ms)."""
     topic = _raw_topic(system)
-    servers = system.settings.kafka_bootstrap_servers
+    servers = system.settings.kafka.bootstrap_servers
     consumer = KafkaConsumer(topic, bootstrap_servers=servers, group_id=topic, auto_offset_reset="earliest",
                              fetch_max_wait_ms=100, session_timeout_ms=2000, heartbeat_interval_ms=500)  # fmt: skip
     wait_until(lambda: consumer.poll(timeout_ms=100) is not None and consumer.assignment(), 60, "assignment")

@@ -67,7 +67,7 @@ def vacuum(system: System) -> float:
 def raw_consume(system: System, expected: int) -> float:
     """kafka-python reading every message of the topic, no decoding, no database: rows/s from the first
     record to the last."""
-    consumer = KafkaConsumer(bootstrap_servers=system.settings.kafka_bootstrap_servers, enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=system.settings.kafka.bootstrap_servers, enable_auto_commit=False,
                              fetch_max_wait_ms=100, max_poll_records=2000, max_partition_fetch_bytes=4 << 20)  # fmt: skip
     partitions = [TopicPartition(DECLARATIONS_TOPIC, p) for p in range(TOPIC_PARTITIONS[DECLARATIONS_TOPIC])]
     consumer.assign(partitions)

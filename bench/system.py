@@ -101,18 +101,17 @@ class System:
     def start(self) -> Settings:
         self.postgres.start()
         self.broker.start()
-        self.settings = Settings(
-            database_url=self.postgres.url,
-            kafka_bootstrap_servers=self.broker.bootstrap_servers,
+        self.settings = Settings().changed(
+            database={"url": self.postgres.url},
+            kafka={"bootstrap_servers": self.broker.bootstrap_servers, "fast_groups": True},
             home=self.home,
-            http_port=self.http_port,
-            kafka_fast_groups=True,
+            http={"port": self.http_port},
         )
-        migrate(self.settings.database_url)
+        migrate(self.settings.database.url)
         make_app(self.settings, create_tables=True).close()
         # The portal's own topic exists before the ingress starts: the measure leaves out the up to
         # PATTERN_REFRESH_MS the ingress takes to find a topic created later.
-        ensure_topics(self.settings.kafka_bootstrap_servers, [PORTAL])
+        ensure_topics(self.settings.kafka.bootstrap_servers, [PORTAL])
         self._sampler.start()
         return self.settings
 
@@ -120,8 +119,8 @@ class System:
     def env(self) -> dict[str, str]:
         """What the supervisor gives its children, plus a rate limit out of the benchmark's way."""
         return dict(os.environ) | {
-            "DATABASE_URL": self.settings.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "DATABASE_URL": self.settings.database.url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka.bootstrap_servers,
             "IPE_KAFKA_FAST_GROUPS": "1",
             "IPE_HOME": str(self.home),
             "IPE_HTTP_PORT": str(self.http_port),
@@ -155,7 +154,7 @@ class System:
         partitions = [
             TopicPartition(CLAIM_EVENTS_TOPIC, n) for n in range(TOPIC_PARTITIONS[CLAIM_EVENTS_TOPIC])
         ]
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers)
         try:
 
             def drained() -> bool:
@@ -209,7 +208,7 @@ class System:
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
     def connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.settings.database_url, autocommit=True)
+        return psycopg.connect(self.settings.database.url, autocommit=True)
 
     def stop(self) -> None:
         self._stop.set()

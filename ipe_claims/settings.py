@@ -1,12 +1,22 @@
-"""Process settings, read from the environment once at start-up (nothing connects at import time)."""
+"""Process settings: one pydantic-settings model, read from the environment once at start-up.
+
+Each field names its environment variable (``validation_alias``) and its default, once. Sections group a
+concern (``settings.database``, ``settings.kafka``, ``settings.http``…); a bad value refuses to start with the
+variable and what it expects. Nothing connects at import time.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ipe_claims.application.clock import SystemClock
 
@@ -38,92 +48,174 @@ def portal_of_topic(topic: str) -> str | None:
     return topic.removeprefix(PORTAL_TOPIC_PREFIX) if topic.startswith(PORTAL_TOPIC_PREFIX) else None
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = field(repr=False)  # it may carry the password: never in a repr or a log line
-    kafka_bootstrap_servers: str
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
-    home: Path = field(default_factory=lambda: Path(".ipe").resolve())
+class SettingsError(ValueError):
+    """A configuration the process refuses to start with; the message names each variable at fault."""
+
+
+def _variable(name: str, default: Any = ..., **options: Any) -> Any:
+    """A field read from the environment variable ``name`` (and settable by its field name in code)."""
+    return Field(default, validation_alias=name, **options)
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt field in code fails; from_env hands each section its own variables only.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
+                              hide_input_in_errors=True)  # fmt: skip
+
+
+class DatabaseSettings(_Section):
+    # The url may carry the password: never in a repr or a log line.
+    url: str = _variable("DATABASE_URL", "", repr=False)
+    # Postgres TLS uses libpq's own PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, which every connection
+    # of the process (event store included) reads; the mode is read here for IPE_REQUIRE_TLS.
+    sslmode: str = _variable("PGSSLMODE", "")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = _variable("KAFKA_BOOTSTRAP_SERVERS", "")
+    # Production transport security (docs/operations.md): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: str = _variable("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    sasl_mechanism: str = _variable("KAFKA_SASL_MECHANISM", "")  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    sasl_username: str = _variable("KAFKA_SASL_USERNAME", "")
+    sasl_password: str = _variable("KAFKA_SASL_PASSWORD", "", repr=False)
+    ssl_cafile: str = _variable("KAFKA_SSL_CAFILE", "")
+    ssl_certfile: str = _variable("KAFKA_SSL_CERTFILE", "")
+    ssl_keyfile: str = _variable("KAFKA_SSL_KEYFILE", "")
     # Short group timeouts suit the local broker, whose joins take session_timeout/2.
-    kafka_fast_groups: bool = False
-    token_ttl_seconds: int = 3600
-    rate_limit_per_minute: int = 600  # authenticated requests per account and minute (then 429)
-    max_in_flight: int = 64  # HTTP requests served at once before shedding with 503 + Retry-After
+    fast_groups: bool = _variable("IPE_KAFKA_FAST_GROUPS", False)
+    # A record whose handler fails this many times in a row (not for a transient fault) is parked.
+    poison_attempts: int = _variable("IPE_POISON_ATTEMPTS", 3)
+
+    @field_validator("security_protocol", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class HttpSettings(_Section):
+    host: str = _variable("IPE_HTTP_HOST", "127.0.0.1")
+    port: int = _variable("IPE_HTTP_PORT", 8000)
+    max_in_flight: int = _variable("IPE_MAX_IN_FLIGHT", 64)  # requests served at once, then 503 + Retry-After
+    rate_limit_per_minute: int = _variable("IPE_RATE_LIMIT_PER_MINUTE", 600)  # per account, then 429
+    token_ttl_seconds: int = _variable("IPE_TOKEN_TTL_SECONDS", 3600)
+    # The Kafka ingress serves /metrics on this port; 0: not at all.
+    ingress_metrics_port: int = _variable("IPE_INGRESS_METRICS_PORT", 0)
+
+
+class HealthSettings(_Section):
+    # /healthz says "degraded" when a consumer or the relay is further behind.
+    max_lag: int = _variable("IPE_HEALTH_MAX_LAG", 1000)
+    # /healthz says "degraded" when records have waited beyond a partition's stored position this long.
+    stall_seconds: float = _variable("IPE_HEALTH_STALL_SECONDS", 120.0)
+
+
+class LoginSettings(_Section):
+    """Logins (docs/security.md): attempts per client address and minute that fail or are being checked
+    (then 429), and Argon2 checks at once per api process (64 MiB each; beyond, 503 without hashing)."""
+
+    attempts_per_address_per_minute: int = _variable("IPE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", 20)
+    max_password_checks: int = _variable("IPE_MAX_PASSWORD_CHECKS", 4)
+
+
+class NotifierSettings(_Section):
+    """The notifier's channels and retry policy (docs/notifications.md). A channel whose variables are unset
+    is not configured: its messages stay pending (never lost) until a notifier that has it runs."""
+
+    smtp_host: str = _variable("IPE_SMTP_HOST", "")
+    smtp_port: int | None = _variable("IPE_SMTP_PORT", None)  # None: 465 for ssl, 25 for none, else 587
+    smtp_security: Literal["starttls", "ssl", "none"] = _variable("IPE_SMTP_SECURITY", "starttls")
+    smtp_username: str = _variable("IPE_SMTP_USERNAME", "")
+    smtp_password: str = _variable("IPE_SMTP_PASSWORD", "", repr=False)
+    smtp_from: str = _variable("IPE_SMTP_FROM", "CNSS IPE <no-reply@cnss.ma>")
+    smtp_verify_tls: bool = _variable("IPE_SMTP_VERIFY_TLS", True)
+    sms_url: str = _variable("IPE_SMS_URL", "")
+    sms_token: str = _variable("IPE_SMS_TOKEN", "", repr=False)
+    timeout_seconds: float = _variable("IPE_NOTIFY_TIMEOUT_SECONDS", 15.0)
+    retry_base_seconds: float = _variable("IPE_NOTIFY_RETRY_BASE_SECONDS", 30.0)
+    retry_cap_seconds: float = _variable("IPE_NOTIFY_RETRY_CAP_SECONDS", 3600.0)
+    max_attempts: int = _variable("IPE_NOTIFY_MAX_ATTEMPTS", 12)
+    message_id_domain: str = _variable("IPE_MESSAGE_ID_DOMAIN", "ipe.cnss.ma")
+
+
+class Settings(BaseSettings):
+    """Everything a process is configured with. ``Settings.from_env`` reads the environment; tests and tools
+    take the defaults or a process's settings and change them: ``Settings().changed(database={"url": u})``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_by_name=True,
+                                      validate_by_alias=True, hide_input_in_errors=True)  # fmt: skip
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    login: LoginSettings = Field(default_factory=LoginSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    home: Path = _variable("IPE_HOME", default_factory=lambda: Path(".ipe").resolve())
+    schemas_dir: Path = _variable("IPE_SCHEMAS_DIR", REPO_ROOT / "schemas")
     # CPU priority by who waits (bootstrap.take_priority): the decision path runs at nice = this step, side
     # work (notifications, declaration loads, seals) at twice it (19 at most), the API at 0 (docs/scaling.md). 0: off.
-    nice_step: int = 10
-    ingress_metrics_port: int = 0  # the Kafka ingress serves /metrics on this port; 0: not at all
-    schemas_dir: Path = REPO_ROOT / "schemas"
-    health_max_lag: int = 1000  # /healthz says "degraded" when a consumer or the relay is further behind
-    # /healthz says "degraded" when records have waited beyond a partition's stored position this long.
-    health_stall_seconds: float = 120.0
-    # A record whose handler fails this many times in a row (not for a transient fault) is parked.
-    poison_attempts: int = 3
-    # Production transport security (docs/operations.md). Postgres TLS uses libpq's own PGSSLMODE,
-    # PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, which every connection of the process (event store included) reads.
-    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL in production
-    kafka_sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
-    kafka_sasl_username: str = ""
-    kafka_sasl_password: str = field(default="", repr=False)
-    kafka_ssl_cafile: str = ""
-    kafka_ssl_certfile: str = ""
-    kafka_ssl_keyfile: str = ""
-    postgres_sslmode: str = ""
-    require_tls: bool = False  # IPE_REQUIRE_TLS=1: refuse to start without TLS to Kafka and Postgres
+    nice_step: int = _variable("IPE_NICE_STEP", 10)
+    require_tls: bool = _variable(
+        "IPE_REQUIRE_TLS", False
+    )  # refuse to start without TLS to Kafka and Postgres
     # The days every clock of the process is moved by (ipe_claims/application/clock.py): tests and rehearsals only.
-    clock_shift_days: int = 0
-    # Logins (docs/security.md): attempts per client address and minute that fail or are being checked (then
-    # 429), and Argon2 checks at once per api process (64 MiB each; beyond, 503 + Retry-After without hashing).
-    login_attempts_per_address_per_minute: int = 20
-    max_password_checks: int = 4
+    clock_shift_days: int = _variable("IPE_CLOCK_SHIFT_DAYS", 0)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, home: Path) -> Path:
+        return home.resolve()
 
     @classmethod
-    def from_env(cls, env: os._Environ[str] | dict[str, str] = os.environ) -> Settings:
-        return cls(
-            database_url=env.get("DATABASE_URL", ""),
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
-            http_host=env.get("IPE_HTTP_HOST", "127.0.0.1"),
-            http_port=int(env.get("IPE_HTTP_PORT", "8000")),
-            home=Path(env.get("IPE_HOME", ".ipe")).resolve(),
-            kafka_fast_groups=env.get("IPE_KAFKA_FAST_GROUPS", "") == "1",
-            token_ttl_seconds=int(env.get("IPE_TOKEN_TTL_SECONDS", "3600")),
-            rate_limit_per_minute=int(env.get("IPE_RATE_LIMIT_PER_MINUTE", "600")),
-            max_in_flight=int(env.get("IPE_MAX_IN_FLIGHT", "64")),
-            nice_step=int(env.get("IPE_NICE_STEP", "10")),
-            ingress_metrics_port=int(env.get("IPE_INGRESS_METRICS_PORT", "0")),
-            schemas_dir=Path(env.get("IPE_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
-            health_max_lag=int(env.get("IPE_HEALTH_MAX_LAG", "1000")),
-            health_stall_seconds=float(env.get("IPE_HEALTH_STALL_SECONDS", "120")),
-            poison_attempts=int(env.get("IPE_POISON_ATTEMPTS", "3")),
-            kafka_security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
-            kafka_sasl_mechanism=env.get("KAFKA_SASL_MECHANISM", ""),
-            kafka_sasl_username=env.get("KAFKA_SASL_USERNAME", ""),
-            kafka_sasl_password=env.get("KAFKA_SASL_PASSWORD", ""),
-            kafka_ssl_cafile=env.get("KAFKA_SSL_CAFILE", ""),
-            kafka_ssl_certfile=env.get("KAFKA_SSL_CERTFILE", ""),
-            kafka_ssl_keyfile=env.get("KAFKA_SSL_KEYFILE", ""),
-            postgres_sslmode=env.get("PGSSLMODE", ""),
-            require_tls=env.get("IPE_REQUIRE_TLS", "") == "1",
-            clock_shift_days=int(env.get("IPE_CLOCK_SHIFT_DAYS", "0")),
-            login_attempts_per_address_per_minute=int(
-                env.get("IPE_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "20")
-            ),
-            max_password_checks=int(env.get("IPE_MAX_PASSWORD_CHECKS", "4")),
-        ).checked()
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """What the constructor is given, nothing else: ``from_env`` is the one reader of the environment,
+        so a test's explicit settings never pick up the variables of the shell that runs it."""
+        return (init_settings,)
 
-    def checked(self) -> Settings:
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """The settings ``env`` describes; an empty variable counts as unset."""
+        given = {name: value for name, value in env.items() if value != ""}
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            if section := _section(field):
+                values[name] = _own_variables(section, given)
+            elif isinstance(field.validation_alias, str) and field.validation_alias in given:
+                values[field.validation_alias] = given[field.validation_alias]
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, given)) from None
+
+    def changed(self, **changes: Any) -> Self:
+        """A copy with some values changed, validated like the original: a section takes a dict of the
+        fields it changes (``settings.changed(http={"rate_limit_per_minute": 5}, home=path)``)."""
+        values = self.model_dump()
+        for name, value in changes.items():
+            if name not in type(self).model_fields:
+                raise TypeError(f"Settings has no {name!r}")
+            values[name] = {**values[name], **value} if isinstance(value, Mapping) else value
+        return type(self)(**values)
+
+    @model_validator(mode="after")
+    def checked(self) -> Self:
         """Refuse a configuration that would send credentials or claims in clear when TLS is required."""
         problems = []
-        if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-            problems.append(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} is not a Kafka protocol")
-        if self.kafka_security_protocol.startswith("SASL") and not (
-            self.kafka_sasl_mechanism and self.kafka_sasl_username
-        ):
+        protocol = self.kafka.security_protocol
+        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            problems.append(f"KAFKA_SECURITY_PROTOCOL={protocol} is not a Kafka protocol")
+        if protocol.startswith("SASL") and not (self.kafka.sasl_mechanism and self.kafka.sasl_username):
             problems.append("SASL needs KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
-        if self.require_tls and self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        if self.require_tls and protocol not in ("SSL", "SASL_SSL"):
             problems.append("IPE_REQUIRE_TLS=1 but KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL")
-        if self.require_tls and self.postgres_sslmode not in ("require", "verify-ca", "verify-full"):
+        if self.require_tls and self.database.sslmode not in ("require", "verify-ca", "verify-full"):
             problems.append("IPE_REQUIRE_TLS=1 but PGSSLMODE is not require, verify-ca or verify-full")
         if self.require_tls and self.clock_shift_days:
             problems.append("IPE_CLOCK_SHIFT_DAYS is for tests and rehearsals, not with IPE_REQUIRE_TLS=1")
@@ -137,18 +229,22 @@ class Settings:
 
     def kafka_options(self) -> dict[str, str]:
         """The kafka-python options for the transport security configured; nothing for plaintext."""
-        options = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_security_protocol.startswith("SASL"):
-            options |= {"sasl_mechanism": self.kafka_sasl_mechanism,
-                        "sasl_plain_username": self.kafka_sasl_username,
-                        "sasl_plain_password": self.kafka_sasl_password}  # fmt: skip
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-            if value := getattr(self, f"kafka_{name}"):
-                options[name] = value
-        return options if self.kafka_security_protocol != "PLAINTEXT" else {}
+        kafka = self.kafka
+        if kafka.security_protocol == "PLAINTEXT":
+            return {}
+        options = {"security_protocol": kafka.security_protocol}
+        if kafka.security_protocol.startswith("SASL"):
+            options |= {"sasl_mechanism": kafka.sasl_mechanism, "sasl_plain_username": kafka.sasl_username,
+                        "sasl_plain_password": kafka.sasl_password}  # fmt: skip
+        files = {
+            "ssl_cafile": kafka.ssl_cafile,
+            "ssl_certfile": kafka.ssl_certfile,
+            "ssl_keyfile": kafka.ssl_keyfile,
+        }
+        return options | {name: path for name, path in files.items() if path}
 
     def consumer_timeouts(self) -> dict[str, int]:
-        if self.kafka_fast_groups:
+        if self.kafka.fast_groups:
             # A join waits up to max_poll_interval_ms for members that are gone: keep it short, and
             # batches small enough to be handled well within it.
             return {
@@ -161,7 +257,7 @@ class Settings:
 
     def eventsourcing_env(self, create_tables: bool = False) -> dict[str, str]:
         """The event store's configuration, derived from DATABASE_URL."""
-        url = urlsplit(self.database_url)
+        url = urlsplit(self.database.url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "ipe",
@@ -175,3 +271,35 @@ class Settings:
             # Tables are created once by `ipe up` (or the test harness), never by racing services.
             "CREATE_TABLE": "true" if create_tables else "false",
         }
+
+
+def _own_variables(section: type[_Section], given: Mapping[str, str]) -> dict[str, str]:
+    names = (field.validation_alias for field in section.model_fields.values())
+    return {name: given[name] for name in names if isinstance(name, str) and name in given}
+
+
+def _section(field: FieldInfo) -> type[_Section] | None:
+    factory = field.default_factory
+    return factory if isinstance(factory, type) and issubclass(factory, _Section) else None
+
+
+def _secret_variables() -> set[str]:
+    fields = list(Settings.model_fields.values())
+    fields += [f for field in fields if (section := _section(field)) for f in section.model_fields.values()]
+    return {str(field.validation_alias) for field in fields if not field.repr}
+
+
+def _explain(error: ValidationError, given: Mapping[str, str]) -> str:
+    """One line per problem, each naming its variable: ``IPE_HTTP_PORT='abc': Input should be a valid
+    integer…``. Secrets are named, never shown."""
+    secrets, lines = _secret_variables(), []
+    for problem in error.errors(include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        variable = str(problem["loc"][-1]) if problem["loc"] else ""
+        if not variable:
+            lines.append(message)
+        elif variable in secrets or variable not in given:
+            lines.append(f"{variable}: {message}")
+        else:
+            lines.append(f"{variable}={given[variable]!r}: {message}")
+    return "invalid configuration: " + "; ".join(lines)

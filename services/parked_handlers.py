@@ -16,7 +16,6 @@ from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
 from services.eligibility_projector.projector import EligibilityProjector
 from services.ingress.ingress import CONSUMER_NAME as INGRESS
 from services.ingress.ingress import Ingress
-from services.notifier.config import NotifierConfig
 from services.notifier.messages import MessageRenderer
 from services.notifier.notifier import CONSUMER_NAME as NOTIFIER
 from services.notifier.notifier import Notifier
@@ -33,7 +32,7 @@ def consumer_handlers(
         yield {
             PROJECTOR: EligibilityProjector(app, codec, settings.clock()).handle,
             NOTIFIER: Notifier(
-                app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain
+                app, codec, MessageRenderer(), Settings.from_env().notifier.message_id_domain
             ).handle_batch,
             INGRESS: ingress.handle,
             DECLARATIONS: DeclarationsConsumer(settings, codec).merge,

@@ -97,17 +97,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
         broker = LocalBroker(home, free_port())
     postgres.start()
     broker.start()
-    settings = Settings(
-        database_url=postgres.url,
-        kafka_bootstrap_servers=broker.bootstrap_servers,
+    settings = Settings().changed(
+        database={"url": postgres.url},
+        kafka={"bootstrap_servers": broker.bootstrap_servers, "fast_groups": True},
         home=home,
-        kafka_fast_groups=True,
         clock_shift_days=CLOCK.shift.days,
     )
     configure_logging("tests")
-    migrate(settings.database_url)
+    migrate(settings.database.url)
     make_app(settings, create_tables=True).close()
-    ensure_topics(settings.kafka_bootstrap_servers)
+    ensure_topics(settings.kafka.bootstrap_servers)
     try:
         yield Infra(settings, postgres, broker)
     finally:
@@ -129,7 +128,7 @@ def claims_app(settings: Settings) -> Iterator[ClaimsApplication]:
 
 @pytest.fixture
 def conn(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+    with psycopg.connect(settings.database.url, autocommit=True) as connection:
         yield connection
 
 

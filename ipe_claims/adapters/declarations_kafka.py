@@ -142,7 +142,7 @@ class DeclarationsConsumer(TrackedConsumer):
         self.rows = 0  # declaration lines merged by this process (not counting redeliveries)
 
     def _run(self, stop: threading.Event) -> None:
-        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(self.settings.database.url, autocommit=True) as conn:
             consumer = self._consumer(max_partition_fetch_bytes=4 << 20, max_poll_records=BATCH_RECORDS)
             writer = _Writer(self)
             try:
@@ -285,7 +285,7 @@ class DeclarationsConsumer(TrackedConsumer):
                 one = {
                     tp: Lines([record], [lines.rows[i]], {0: lines.reasons[i]} if i in lines.reasons else {})
                 }
-                for attempt in range(1, self.settings.poison_attempts + 1):
+                for attempt in range(1, self.settings.kafka.poison_attempts + 1):
                     try:
                         replaced += self.apply(conn, one)
                         break
@@ -294,7 +294,7 @@ class DeclarationsConsumer(TrackedConsumer):
                     except Exception as exc:
                         if conn.broken:
                             raise
-                        if attempt == self.settings.poison_attempts:
+                        if attempt == self.settings.kafka.poison_attempts:
                             reason = f"{type(exc).__name__}: {exc} (failed {attempt} times)"
                             self._park_line(conn, tp, record, reason)
         return replaced
@@ -386,7 +386,7 @@ class _Writer:
 
     def _run(self) -> None:
         try:
-            with psycopg.connect(self.member.settings.database_url, autocommit=True) as conn:
+            with psycopg.connect(self.member.settings.database.url, autocommit=True) as conn:
                 while (prepared := self.queue.get()) is not None:
                     try:
                         self._replaced += self._apply(conn, prepared)

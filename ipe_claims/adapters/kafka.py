@@ -146,7 +146,7 @@ def topic_id(bootstrap_servers: str, topic: str, **security: str) -> str | None:
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "bootstrap_servers": settings.kafka.bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
         "max_in_flight_requests_per_connection": 5,
@@ -251,7 +251,7 @@ class TrackedConsumer:
 
     def _run(self, stop: threading.Event) -> None:
         # autocommit: every effect goes through an explicit transaction() block, committed at its end.
-        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(self.settings.database.url, autocommit=True) as conn:
             consumer = self._consumer()
             try:
                 self._loop(conn, consumer, stop)
@@ -262,7 +262,7 @@ class TrackedConsumer:
         """A group member with this process's settings (``options`` override the defaults), and the
         topic-id lookup that tells a position in a lost log from a current one."""
         consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            bootstrap_servers=self.settings.kafka.bootstrap_servers,
             group_id=self.name,
             client_id=self.name,
             enable_auto_commit=False,
@@ -392,7 +392,7 @@ class TrackedConsumer:
         transient = isinstance(exc, TRANSIENT)
         coordinates = {"consumer": self.name, "topic": record.topic, "partition": record.partition,
                        "offset": record.offset, "error": type(exc).__name__, "failures": failures}  # fmt: skip
-        if transient or failures < self.settings.poison_attempts:
+        if transient or failures < self.settings.kafka.poison_attempts:
             log.warning("consumer.retry_record", transient=transient, pause=backoff(failures), **coordinates)
             return Retry()
         log.error("consumer.poison", **coordinates)  # the message, which may quote data, goes to the store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -24,7 +24,7 @@ class SmtpConfig:
     port: int = 587
     security: str = "starttls"  # starttls | ssl (implicit TLS, usually port 465) | none (local relays, tests)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     sender: str = "CNSS IPE <no-reply@cnss.ma>"
     timeout: float = 15.0
     verify_tls: bool = True

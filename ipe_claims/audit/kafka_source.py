@@ -37,7 +37,7 @@ def kafka_records(
     Duplicates (re-publication) are skipped here; the projections would ignore them anyway.
     """
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

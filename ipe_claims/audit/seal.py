@@ -256,23 +256,17 @@ def stream_status(conn: psycopg.Connection[Any], stream: uuid.UUID) -> dict[int,
 
 
 def run(database_url: str, stop: threading.Event, every: float = 5.0) -> None:
-    """The sealing loop of the ``sealer`` process."""
+    """The sealing loop of the ``sealer`` process: a seal every ``every`` seconds."""
     import structlog
 
+    from ipe_claims.adapters.loops import supervised
+
     log = structlog.get_logger()
-    while not stop.is_set():
-        try:
-            with psycopg.connect(database_url, autocommit=True) as conn:
-                while not stop.is_set():
-                    sealed = seal(conn)
-                    if sealed.events:
-                        log.info(
-                            "audit.sealed",
-                            events=sealed.events,
-                            position=sealed.position,
-                            digest=sealed.digest,
-                        )
-                    stop.wait(every)
-        except psycopg.OperationalError as exc:
-            log.warning("audit.seal_retry", error=type(exc).__name__)
-            stop.wait(1.0)
+
+    def seal_new(conn: psycopg.Connection[Any]) -> float:
+        sealed = seal(conn)
+        if sealed.events:
+            log.info("audit.sealed", events=sealed.events, position=sealed.position, digest=sealed.digest)
+        return every
+
+    supervised(seal_new, stop, "audit.seal", database_url=database_url)

@@ -1,4 +1,6 @@
-"""Wiring for one process: settings from the environment, JSON logs, the event store, the codec."""
+"""Wiring for one process: settings from the environment, JSON logs, CPU priority, the event store, the
+codec. Every ``services/<process>/__main__.py`` starts with ``bootstrap(process)``; the CLI takes its
+settings from ``cli_settings``."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import structlog
 
@@ -69,23 +72,65 @@ def take_priority(process: str, settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class Wiring:
+    """What a process is wired with. The event store and the codec are made on first use: the sealer
+    needs neither."""
+
     settings: Settings
-    app: ClaimsApplication
-    codec: AvroCodec
+
+    @cached_property
+    def app(self) -> ClaimsApplication:
+        return make_app(self.settings)
+
+    @cached_property
+    def codec(self) -> AvroCodec:
+        return AvroCodec(self.settings.schemas_dir)
 
 
 def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
+    """The one start of every process: its settings (from the environment unless given), JSON logs
+    tagged with ``process``, and the CPU priority of its tier."""
     settings = settings or Settings.from_env()
     configure_logging(process)
     take_priority(process, settings)
-    return Wiring(settings, make_app(settings), AvroCodec(settings.schemas_dir))
+    return Wiring(settings)
 
 
-def run_until_signalled(loop: Callable[[threading.Event], None]) -> None:
-    """Run ``loop(stop)`` until SIGTERM or SIGINT sets ``stop``."""
+def cli_settings(env: Mapping[str, str] = os.environ) -> Settings:
+    """The CLI's settings: the environment's, and where DATABASE_URL or KAFKA_BOOTSTRAP_SERVERS is unset,
+    those of the instance ``ipe up`` runs in $IPE_HOME (on Kafka as its admin when the broker
+    authenticates). The CLI says what is missing when neither has them."""
+    # Imported here: the service processes never need the local instance's tooling.
+    from ipe_claims.operations.kafka_access import admin_env
+    from ipe_claims.operations.supervisor import read_state
+
+    settings = Settings.from_env(env)
+    local: dict[str, str] = {}
+    if not (env.get("DATABASE_URL") and env.get("KAFKA_BOOTSTRAP_SERVERS")):
+        state = read_state(settings.home) or {}
+        if not env.get("DATABASE_URL"):
+            local["DATABASE_URL"] = str(state.get("database_url") or "")
+        if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            local["KAFKA_BOOTSTRAP_SERVERS"] = str(state.get("kafka_bootstrap_servers") or "")
+            local |= admin_env(settings.home)
+    return Settings.from_env({**env, **local}) if local else settings
+
+
+Loop = Callable[[threading.Event], None]
+
+
+def run_until_signalled(main: Loop, *beside: Loop) -> None:
+    """Run ``main(stop)``, and each loop ``beside`` it in a thread of its own, until SIGTERM or SIGINT sets
+    ``stop``; then give those threads 30 s to finish their turn (they are daemons: a stuck one does not
+    keep the process)."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     structlog.get_logger().info("process.started")
-    loop(stop)
+    threads = [threading.Thread(target=loop, args=(stop,), daemon=True) for loop in beside]
+    for thread in threads:
+        thread.start()
+    main(stop)
+    stop.set()  # main ended by itself (it does not, short of a bug): the others end too
+    for thread in threads:
+        thread.join(timeout=30)
     structlog.get_logger().info("process.stopped")

@@ -105,10 +105,10 @@ def main() -> None:
 
     settings = Settings.from_env()
     passwords = {name: os.environ[password_variable(name)] for name in principals(SERVICES)[1:]}
-    access = KafkaAccess(passwords | {ADMIN_USER: settings.kafka_sasl_password},
-                         settings.kafka_security_protocol, settings.kafka_ssl_cafile or None)  # fmt: skip
-    created = ensure_topics(settings.kafka_bootstrap_servers, **access.options(ADMIN_USER))
-    provision(settings.kafka_bootstrap_servers, access, SERVICES)
+    access = KafkaAccess(passwords | {ADMIN_USER: settings.kafka.sasl_password},
+                         settings.kafka.security_protocol, settings.kafka.ssl_cafile or None)  # fmt: skip
+    created = ensure_topics(settings.kafka.bootstrap_servers, **access.options(ADMIN_USER))
+    provision(settings.kafka.bootstrap_servers, access, SERVICES)
     print(f"topics created: {created or 'none'}; {len(passwords)} principals and their ACLs in place")
 
 

@@ -35,7 +35,7 @@ logger.state.name = state.change.logger
 logger.state.level = WARN
 """
 # Loopback only, never production: a group forms at once (the 3 s default waits for more members), and
-# the short session timeouts of Settings.kafka_fast_groups are accepted (the broker's floor is 6 s).
+# the short session timeouts of Settings.kafka.fast_groups are accepted (the broker's floor is 6 s).
 # What a wipe keeps: the node's identity and the KRaft metadata log (KafkaNode.wipe_data).
 KEPT_ON_WIPE = ("meta.properties", "__cluster_metadata-0")
 LOCAL_GROUP_SETTINGS = {

@@ -127,17 +127,17 @@ class Supervisor:
         self.env["IPE_HOME"] = str(self.home)
         self.env["IPE_HTTP_PORT"] = str(self.http_port)
         settings = Settings.from_env(self.env)
-        migrate(settings.database_url)
+        migrate(settings.database.url)
         make_app(
             settings, create_tables=True
         ).close()  # creates the event store's tables once, before the services race to
         admin_options = self.access.options(ADMIN_USER) if self.access else settings.kafka_options()
-        ensure_topics(settings.kafka_bootstrap_servers, **admin_options)
+        ensure_topics(settings.kafka.bootstrap_servers, **admin_options)
         if self.access:  # each service as its own principal, with only the ACLs it needs
-            kafka_access.provision(settings.kafka_bootstrap_servers, self.access, SERVICES)
+            kafka_access.provision(settings.kafka.bootstrap_servers, self.access, SERVICES)
         # Demo accounts have published passwords: only a local database gets them, unless asked.
         wants_demo = self.postgres is not None or self.env.get("IPE_DEMO_DATA") == "1"
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
             if wants_demo and not is_seeded(conn):
                 seed(conn, settings.clock().today())
         self.children = {name: Child(name, module) for name, module in SERVICES.items()}

@@ -10,7 +10,7 @@ def main() -> None:
     wiring = bootstrap("api")
     app = create_app(wiring.settings, wiring.app)
     # uvloop and httptools: the event loop and the HTTP parser in C leave the GIL to the requests' work.
-    uvicorn.run(app, host=wiring.settings.http_host, port=wiring.settings.http_port, access_log=False,
+    uvicorn.run(app, host=wiring.settings.http.host, port=wiring.settings.http.port, access_log=False,
                 log_config=None, loop="uvloop", http="httptools")  # fmt: skip
 
 

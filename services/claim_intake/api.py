@@ -63,15 +63,15 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock or settings.clock()
-    app.state.limiter = limits.Limiter(settings.rate_limit_per_minute)
+    app.state.limiter = limits.Limiter(settings.http.rate_limit_per_minute)
     app.state.tokens = Tokens()
-    app.state.login_addresses = login_guard.AddressLimiter(settings.login_attempts_per_address_per_minute)
-    app.state.password_checks = login_guard.PasswordChecks(settings.max_password_checks)
-    app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=20, open=False,
+    app.state.login_addresses = login_guard.AddressLimiter(settings.login.attempts_per_address_per_minute)
+    app.state.password_checks = login_guard.PasswordChecks(settings.login.max_password_checks)
+    app.state.pool = ConnectionPool(settings.database.url, min_size=1, max_size=20, open=False,
                                     kwargs={"row_factory": dict_row, "autocommit": True})  # fmt: skip
     errors.install(app)
     app.add_middleware(
-        Edge, max_in_flight=settings.max_in_flight
+        Edge, max_in_flight=settings.http.max_in_flight
     )  # request id, body limit, metrics, one log line per request
     app.include_router(health_route.router)
     app.include_router(auth.router)

@@ -1,6 +1,7 @@
-"""Run the eligibility projector: ``python -m services.eligibility_projector``."""
+"""Run the eligibility projector: ``python -m services.eligibility_projector``.
 
-import threading
+Two loops: the Kafka consumer that decides claims, and beside it the sweep that settles claims whose
+declarations have arrived since."""
 
 from ipe_claims.entrypoints.bootstrap import bootstrap, run_until_signalled
 from services.eligibility_projector.projector import EligibilityProjector
@@ -9,15 +10,10 @@ from services.eligibility_projector.projector import EligibilityProjector
 def main() -> None:
     wiring = bootstrap("projector")
     projector = EligibilityProjector(wiring.app, wiring.codec, wiring.settings.clock())
-    consumer = projector.consumer(wiring.settings)
-
-    def run(stop: threading.Event) -> None:
-        sweeps = threading.Thread(target=projector.run_sweeps, args=(wiring.settings.database_url, stop))
-        sweeps.start()
-        consumer.run(stop)
-        sweeps.join()
-
-    run_until_signalled(run)
+    run_until_signalled(
+        projector.consumer(wiring.settings).run,
+        lambda stop: projector.run_sweeps(wiring.settings.database.url, stop),
+    )
 
 
 if __name__ == "__main__":

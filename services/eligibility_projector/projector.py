@@ -21,6 +21,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import DeclarationsOnConnection
 from ipe_claims.adapters.kafka import TrackedConsumer
+from ipe_claims.adapters.loops import TRANSIENT, supervised
 from ipe_claims.adapters.projections import apply_claim_event
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
@@ -93,9 +94,11 @@ class EligibilityProjector:
         return settled
 
     def run_sweeps(self, database_url: str, stop: threading.Event) -> None:
-        while not stop.wait(SWEEP_SECONDS):
-            try:
-                with psycopg.connect(database_url, autocommit=True) as conn:
-                    self.sweep(conn, self.clock.today())
-            except psycopg.Error as exc:
-                log.warning("sweep.failed", error=type(exc).__name__)
+        """A sweep every SWEEP_SECONDS, the first SWEEP_SECONDS after the start."""
+
+        def sweep(conn: psycopg.Connection[Any]) -> float:
+            self.sweep(conn, self.clock.today())
+            return SWEEP_SECONDS
+
+        if not stop.wait(SWEEP_SECONDS):
+            supervised(sweep, stop, "sweep", database_url=database_url, transient=(*TRANSIENT, psycopg.Error))

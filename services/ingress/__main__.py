@@ -8,8 +8,8 @@ from services.ingress.ingress import Ingress
 
 def main() -> None:
     wiring = bootstrap("ingress")
-    if wiring.settings.ingress_metrics_port:
-        start_http_server(wiring.settings.ingress_metrics_port, addr=wiring.settings.http_host)
+    if wiring.settings.http.ingress_metrics_port:
+        start_http_server(wiring.settings.http.ingress_metrics_port, addr=wiring.settings.http.host)
     run_until_signalled(Ingress(wiring.settings, wiring.app, wiring.codec).run)
 
 

@@ -1,10 +1,8 @@
 """Run the notifier: ``python -m services.notifier``.
 
-Three loops in one process: the Kafka consumer that requests messages, the sender that delivers them,
-and the projection that keeps the delivery log in step with the store.
+Three loops in one process: the Kafka consumer that requests messages, and beside it the sender that
+delivers them and the projection that keeps the delivery log in step with the store.
 """
-
-import threading
 
 import structlog
 
@@ -18,25 +16,13 @@ from services.notifier.sender import Sender
 
 def main() -> None:
     wiring = bootstrap("notifier")
-    config = NotifierConfig.from_env()
+    config = NotifierConfig.from_settings(wiring.settings)
     renderer = MessageRenderer()
     notifier = Notifier(wiring.app, wiring.codec, renderer, config.message_id_domain)
-    consumer = notifier.consumer(wiring.settings)
     sender = Sender(wiring.settings, wiring.app, renderer, config)
     projection = DeliveryProjection(wiring.settings, wiring.app)
     structlog.get_logger().info("notifier.channels", configured=sender.channels)
-
-    def run(stop: threading.Event) -> None:
-        threads = [
-            threading.Thread(target=loop, args=(stop,), daemon=True) for loop in (sender.run, projection.run)
-        ]
-        for thread in threads:
-            thread.start()
-        consumer.run(stop)
-        for thread in threads:
-            thread.join(timeout=30)
-
-    run_until_signalled(run)
+    run_until_signalled(notifier.consumer(wiring.settings).run, sender.run, projection.run)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The notifier's channels and retry policy, read from the environment once at start-up.
+"""The notifier's channels and retry policy, as the sender uses them, from ``settings.notifier``.
 
 A channel whose variables are unset is simply not configured: its messages stay pending (never lost)
 until a notifier that has it runs. See docs/notifications.md.
@@ -6,47 +6,49 @@ until a notifier that has it runs. See docs/notifications.md.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from ipe_claims.adapters.smtp import SmtpConfig
 from ipe_claims.domain.notification import RetryPolicy
+from ipe_claims.settings import NotifierSettings, Settings
+
+DEFAULT_SMTP_PORTS = {"ssl": 465, "none": 25, "starttls": 587}
 
 
 @dataclass(frozen=True)
 class NotifierConfig:
     smtp: SmtpConfig | None = None
     sms_url: str | None = None
-    sms_token: str = ""
+    sms_token: str = field(default="", repr=False)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     message_id_domain: str = "ipe.cnss.ma"
     send_timeout: float = 15.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> NotifierConfig:
-        timeout = float(env.get("IPE_NOTIFY_TIMEOUT_SECONDS", "15"))
-        smtp = None
-        if env.get("IPE_SMTP_HOST"):
-            security = env.get("IPE_SMTP_SECURITY", "starttls")
-            smtp = SmtpConfig(
-                host=env["IPE_SMTP_HOST"],
-                port=int(env.get("IPE_SMTP_PORT") or {"ssl": 465, "none": 25}.get(security, 587)),
-                security=security,
-                username=env.get("IPE_SMTP_USERNAME") or None,
-                password=env.get("IPE_SMTP_PASSWORD") or None,
-                sender=env.get("IPE_SMTP_FROM", "CNSS IPE <no-reply@cnss.ma>"),
-                timeout=timeout,
-                verify_tls=env.get("IPE_SMTP_VERIFY_TLS", "1") != "0",
-            )
+    def from_settings(cls, settings: Settings) -> NotifierConfig:
+        notifier = settings.notifier
         return cls(
-            smtp=smtp,
-            sms_url=env.get("IPE_SMS_URL") or None,
-            sms_token=env.get("IPE_SMS_TOKEN", ""),
+            smtp=_smtp(notifier),
+            sms_url=notifier.sms_url or None,
+            sms_token=notifier.sms_token,
             policy=RetryPolicy(
-                base_seconds=float(env.get("IPE_NOTIFY_RETRY_BASE_SECONDS", "30")),
-                cap_seconds=float(env.get("IPE_NOTIFY_RETRY_CAP_SECONDS", "3600")),
-                max_attempts=int(env.get("IPE_NOTIFY_MAX_ATTEMPTS", "12")),
+                notifier.retry_base_seconds, notifier.retry_cap_seconds, notifier.max_attempts
             ),
-            message_id_domain=env.get("IPE_MESSAGE_ID_DOMAIN", "ipe.cnss.ma"),
-            send_timeout=timeout,
+            message_id_domain=notifier.message_id_domain,
+            send_timeout=notifier.timeout_seconds,
         )
+
+
+def _smtp(notifier: NotifierSettings) -> SmtpConfig | None:
+    if not notifier.smtp_host:
+        return None
+    return SmtpConfig(
+        host=notifier.smtp_host,
+        port=notifier.smtp_port or DEFAULT_SMTP_PORTS[notifier.smtp_security],
+        security=notifier.smtp_security,
+        username=notifier.smtp_username or None,
+        password=notifier.smtp_password or None,
+        sender=notifier.smtp_from,
+        timeout=notifier.timeout_seconds,
+        verify_tls=notifier.smtp_verify_tls,
+    )

@@ -18,6 +18,7 @@ import structlog
 from eventsourcing.persistence import Notification as StoredNotification
 
 from ipe_claims.adapters import delivery_log
+from ipe_claims.adapters.loops import supervised
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.notification import Notification
 from ipe_claims.settings import Settings
@@ -80,12 +81,6 @@ class DeliveryProjection:
         return [key for key, version in newest.items() if rows.get(key, 0) < version]
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-                    while not stop.is_set():
-                        if self.catch_up(conn) == 0:
-                            stop.wait(0.2)
-            except Exception as exc:  # database down or a bug: the position is intact, retry later
-                log.warning("delivery_projection.retry", error=type(exc).__name__)
-                stop.wait(1.0)
+        # A bug too is retried later: the position is intact.
+        supervised(lambda conn: 0.0 if self.catch_up(conn) else 0.2, stop, "delivery_projection",
+                   database_url=self.settings.database.url, survive_bugs=True)  # fmt: skip

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ipe_claims.adapters import delivery_log
 from ipe_claims.adapters.delivery_log import Due
+from ipe_claims.adapters.loops import supervised
 from ipe_claims.adapters.sms_gateway import Sms, SmsGateway
 from ipe_claims.adapters.smtp import Email, SmtpChannel
 from ipe_claims.application.claims import ClaimsApplication
@@ -96,21 +97,16 @@ class Sender:
 
     def run(self, stop: threading.Event) -> None:
         noted_at = 0.0
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-                    while not stop.is_set():
-                        if time.monotonic() - noted_at > WAITING_NOTE_SECONDS:
-                            self._note_unconfigured(conn)
-                            noted_at = time.monotonic()
-                        if not self.channels or not self.work_one(conn):
-                            stop.wait(self.poll_seconds)
-            except psycopg.OperationalError as exc:
-                log.warning("sender.restart", error=type(exc).__name__)
-                stop.wait(1.0)
-            except Exception as exc:  # a bug or the store down: retry later, the queue keeps the work
-                log.exception("sender.error", error=type(exc).__name__)
-                stop.wait(1.0)
+
+        def step(conn: psycopg.Connection[Any]) -> float:
+            nonlocal noted_at
+            if time.monotonic() - noted_at > WAITING_NOTE_SECONDS:
+                self._note_unconfigured(conn)
+                noted_at = time.monotonic()
+            return 0.0 if self.channels and self.work_one(conn) else self.poll_seconds
+
+        # A bug too is retried later: the queue keeps the work.
+        supervised(step, stop, "sender", database_url=self.settings.database.url, survive_bugs=True)
 
     def _note_unconfigured(self, conn: psycopg.Connection[Any]) -> None:
         for channel, variable in ((EMAIL, "IPE_SMTP_HOST"), (SMS, "IPE_SMS_URL")):

@@ -16,12 +16,12 @@ import psycopg
 import structlog
 from eventsourcing.persistence import PersistenceError
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from ipe_claims.adapters.accounts import portal_names
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.adapters.kafka import ensure_topics, make_producer, topic_id
+from ipe_claims.adapters.loops import TRANSIENT, supervised
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
@@ -40,6 +40,7 @@ class Relay:
         self.decoder = RecordDecoder(app.mapper, with_event_id=True)
         self._producer: KafkaProducer | None = None
         self._topics_checked_at = 0.0
+        self._locked_on: psycopg.Connection[Any] | None = None  # the connection holding RELAY_LOCK
 
     def position(self, conn: psycopg.Connection[Any]) -> int:
         row = conn.execute(
@@ -61,7 +62,7 @@ class Relay:
         The topic id tells, even when someone else recreated the topic first (``ipe up``, a client with
         auto-creation): a new id is a new, empty log.
         """
-        servers, security = self.settings.kafka_bootstrap_servers, self.settings.kafka_options()
+        servers, security = self.settings.kafka.bootstrap_servers, self.settings.kafka_options()
         created = CLAIM_EVENTS_TOPIC in ensure_topics(servers, portal_names(conn), **security)
         current = topic_id(servers, CLAIM_EVENTS_TOPIC, **security)
         row = conn.execute("SELECT topic_id FROM relay_positions WHERE relay = %s", (RELAY_NAME,)).fetchone()
@@ -103,25 +104,25 @@ class Relay:
         return len(notifications)
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-                    # One relay publishes at a time, so the global order holds with several replicas.
-                    while not (
-                        conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone() or (False,)
-                    )[0]:
-                        if stop.wait(1.0):
-                            return
-                    while not stop.is_set():
-                        if self.publish_batch(conn) == 0:
-                            stop.wait(0.05)
-            except (KafkaError, psycopg.OperationalError, PersistenceError) as exc:
-                # e.g. UnknownProducerIdError after a broker restart: start a fresh producer session.
-                log.warning("relay.retry", error=type(exc).__name__)
-                self._reset_producer()
-                self._topics_checked_at = 0.0
-                stop.wait(1.0)
+        supervised(self._step, stop, "relay", database_url=self.settings.database.url,
+                   transient=(*TRANSIENT, PersistenceError), on_fault=self._forget_session)  # fmt: skip
         self._reset_producer()
+
+    def _step(self, conn: psycopg.Connection[Any]) -> float:
+        """Publish the next batch once this connection holds the relay lock: one relay publishes at a
+        time, so the global order holds with several replicas."""
+        if self._locked_on is not conn:
+            if not (conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone() or (False,))[0]:
+                return 1.0
+            self._locked_on = conn
+        return 0.0 if self.publish_batch(conn) else 0.05
+
+    def _forget_session(self, _: Exception) -> None:
+        """After a fault: the lock went with the connection; e.g. UnknownProducerIdError after a broker
+        restart needs a fresh producer session; the topics are checked again."""
+        self._locked_on = None
+        self._reset_producer()
+        self._topics_checked_at = 0.0
 
     def _reset_producer(self) -> None:
         if self._producer is not None:

@@ -157,10 +157,16 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
     from ipe_claims.settings import Settings
 
     shown = json.loads(system.ipe("portals", "show", PORTAL, "--json").stdout)
-    settings = Settings(database_url="", kafka_bootstrap_servers=shown["bootstrap_servers"],
-                        kafka_security_protocol=shown["security_protocol"],
-                        kafka_sasl_mechanism=shown["sasl_mechanism"] or "", kafka_sasl_username=PORTAL,
-                        kafka_sasl_password=PORTAL_PASSWORD)  # fmt: skip
+    settings = Settings().changed(
+        database={"url": ""},
+        kafka={
+            "bootstrap_servers": shown["bootstrap_servers"],
+            "security_protocol": shown["security_protocol"],
+            "sasl_mechanism": shown["sasl_mechanism"] or "",
+            "sasl_username": PORTAL,
+            "sasl_password": PORTAL_PASSWORD,
+        },
+    )
     codec = AvroCodec(settings.schemas_dir)
     producer = None
     started = time.monotonic()

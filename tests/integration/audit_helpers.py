@@ -66,8 +66,8 @@ def wait_projected(conn: psycopg.Connection[Any], ids: list[uuid.UUID], timeout:
 
 def run_cli(settings: Settings, *args: str, database_url: str | None = None) -> Result:
     env = {
-        "DATABASE_URL": database_url or settings.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": database_url or settings.database.url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "IPE_HOME": str(settings.home),
         "IPE_SCHEMAS_DIR": str(settings.schemas_dir),
         "COLUMNS": "200",

@@ -25,7 +25,7 @@ PERSONAL = {"immatriculation", "cin", "nom", "prenoms"}
 
 @pytest.fixture(scope="module")
 def filed(settings: Settings, claims_app: ClaimsApplication, pipeline: Pipeline) -> list[uuid.UUID]:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         ids = busy_run(conn, claims_app, 12)
         wait_projected(conn, ids)
     return ids
@@ -36,8 +36,8 @@ def analyst(settings: Settings, conn: psycopg.Connection[Any]) -> Iterator[psyco
     """A person's login in the `analyst` group role, connected as that login."""
     name = f"analyst_{uuid.uuid4().hex[:8]}"
     conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'analyst-pw' IN ROLE analyst")
-    credentials = settings.database_url.split("//", 1)[1].split("@", 1)[0]  # the harness's postgres:password
-    url = settings.database_url.replace(credentials, f"{name}:analyst-pw", 1)
+    credentials = settings.database.url.split("//", 1)[1].split("@", 1)[0]  # the harness's postgres:password
+    url = settings.database.url.replace(credentials, f"{name}:analyst-pw", 1)
     try:
         with psycopg.connect(url, autocommit=True) as connection:
             yield connection

@@ -129,7 +129,7 @@ def test_good_credentials_get_a_bearer_token(
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in"}
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == settings.token_ttl_seconds
+    assert body["expires_in"] == settings.http.token_ttl_seconds
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.get("/api/v1/affiliations", headers=headers).status_code == 200
 

@@ -44,7 +44,7 @@ def lived(
     settings: Settings, claims_app: ClaimsApplication, pipeline: Pipeline, client: TestClient
 ) -> dict[str, Any]:
     """A claim filed over HTTP, decided valid by the projector, then ended by a return to work."""
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=36)
         employer = login(client, conn, "employer", insured.affiliation_number)
         loss = TODAY - timedelta(days=5)

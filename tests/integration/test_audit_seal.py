@@ -30,7 +30,7 @@ class Store:
     claims: list[uuid.UUID]
 
     def cli(self, *args: str) -> Any:
-        return run_cli(self.settings, *args, database_url=self.settings.database_url)
+        return run_cli(self.settings, *args, database_url=self.settings.database.url)
 
     def notification_id(self, claim_id: uuid.UUID, version: int) -> int:
         row = self.conn.execute(
@@ -44,18 +44,18 @@ class Store:
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     name = f"audit_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+    with psycopg.connect(settings.database.url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    own = dataclasses.replace(settings, database_url=settings.database_url.rsplit("/", 1)[0] + f"/{name}")
-    migrate(own.database_url)
+    own = settings.changed(database={"url": settings.database.url.rsplit("/", 1)[0] + f"/{name}"})
+    migrate(own.database.url)
     app = make_app(own, create_tables=True)
     try:
-        with psycopg.connect(own.database_url, autocommit=True) as conn:
+        with psycopg.connect(own.database.url, autocommit=True) as conn:
             claims = [file_claim(app, declare(conn, months=36)) for _ in range(4)]
             yield Store(own, app, conn, claims)
     finally:
         app.close()
-        with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        with psycopg.connect(settings.database.url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
@@ -167,7 +167,7 @@ def test_the_sealer_process_seals_what_is_appended(store: Store) -> None:
     from tests.conftest import wait_for
 
     stop = threading.Event()
-    thread = threading.Thread(target=run, args=(store.settings.database_url, stop, 0.1), daemon=True)
+    thread = threading.Thread(target=run, args=(store.settings.database.url, stop, 0.1), daemon=True)
     thread.start()
     try:
         late = file_claim(store.app, declare(store.conn, months=36))

@@ -43,9 +43,13 @@ pytestmark = pytest.mark.integration
 def _database(home: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
     postgres = LocalPostgres(home, free_port())
     postgres.start()
-    settings = Settings(database_url=postgres.url, kafka_bootstrap_servers="", home=home,
-                        clock_shift_days=CLOCK.shift.days)  # fmt: skip
-    migrate(settings.database_url)
+    settings = Settings().changed(
+        database={"url": postgres.url},
+        kafka={"bootstrap_servers": ""},
+        home=home,
+        clock_shift_days=CLOCK.shift.days,
+    )
+    migrate(settings.database.url)
     app = make_app(settings, create_tables=True)
     try:
         yield settings, app
@@ -88,7 +92,7 @@ def test_a_restored_store_replays_to_the_same_read_models(
     (settings, app), (restored_settings, restored_app) = source, target
     codec = AvroCodec(settings.schemas_dir)
     loss = TODAY - timedelta(days=5)
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         valid = declare(conn, months=38, before=loss)
         short = declare(conn, months=6, before=loss, affiliation_number=valid.affiliation_number)
         create_account(conn, "backup-employer", "pass-backup-1", "employer", [valid.affiliation_number])
@@ -105,7 +109,7 @@ def test_a_restored_store_replays_to_the_same_read_models(
                     "job_loss_date": loss.isoformat(), "motif_code": "licenciement_economique", "attestation": True}  # fmt: skip
             assert client.post("/api/v1/claims", json=body, headers=headers).status_code == 201
     projector = EligibilityProjector(app, codec, settings.clock())
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         for record in _records(app, codec):  # submissions: projected and decided (decisions appended)
             with conn.transaction():
                 projector.handle(conn, [record])
@@ -118,16 +122,16 @@ def test_a_restored_store_replays_to_the_same_read_models(
         kept = {table: _table(conn, table) for table in ("accounts", "declarations", "notifications")}
 
     path = tmp_path / "ipe.backup.gz"
-    report = backup_file(settings.database_url, path)
+    report = backup_file(settings.database.url, path)
     assert (
         report.tables["ipe_events"] >= 6
         and "claims" not in report.tables
         and "api_tokens" not in report.tables
     )
 
-    restored = restore_file(restored_settings.database_url, path)
+    restored = restore_file(restored_settings.database.url, path)
     assert restored.tables == report.tables
-    with psycopg.connect(restored_settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(restored_settings.database.url, autocommit=True) as conn:
         assert _claims(conn) == []  # read models start over: the replay rebuilds them
         assert conn.execute("SELECT count(*) FROM api_tokens").fetchone() == (0,)  # everyone logs in again
         for record in _records(restored_app, codec):
@@ -137,7 +141,7 @@ def test_a_restored_store_replays_to_the_same_read_models(
         assert _claims(conn) == live
         assert {table: _table(conn, table) for table in kept} == kept
     # The store goes on after the restored events, and a second restore over it is refused.
-    with psycopg.connect(restored_settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(restored_settings.database.url, autocommit=True) as conn:
         next_id, head = conn.execute(
             "SELECT nextval(pg_get_serial_sequence('ipe_events', 'notification_id')), "
             "(SELECT max(notification_id) FROM ipe_events)"
@@ -145,28 +149,28 @@ def test_a_restored_store_replays_to_the_same_read_models(
         assert next_id > head
     assert restored_app.find_claim(uuid.UUID(str(live[0][0]))) is not None
     with pytest.raises(BackupError, match="already holds"):
-        restore_file(restored_settings.database_url, path)
+        restore_file(restored_settings.database.url, path)
 
 
 def test_a_truncated_backup_restores_nothing(
     source: tuple[Settings, ClaimsApplication], target: tuple[Settings, ClaimsApplication], tmp_path: Path
 ) -> None:
-    with psycopg.connect(source[0].database_url, autocommit=True) as conn:
+    with psycopg.connect(source[0].database.url, autocommit=True) as conn:
         declare(conn, months=3)
     whole = tmp_path / "whole.gz"
-    backup_file(source[0].database_url, whole)
+    backup_file(source[0].database.url, whole)
     data = gzip.decompress(whole.read_bytes())
     cut = tmp_path / "cut.gz"
     cut.write_bytes(gzip.compress(data[: len(data) - 40]))
     with pytest.raises(BackupError, match="truncated"):
-        restore_file(target[0].database_url, cut)
-    with psycopg.connect(target[0].database_url, autocommit=True) as conn:
+        restore_file(target[0].database.url, cut)
+    with psycopg.connect(target[0].database.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM declarations").fetchone() == (0,)
 
 
 def test_every_table_is_classified(source: tuple[Settings, ClaimsApplication]) -> None:
     """A new table needs a decision: backed up, rebuilt from the log, or session state."""
-    with psycopg.connect(source[0].database_url, autocommit=True) as conn:
+    with psycopg.connect(source[0].database.url, autocommit=True) as conn:
         tables = {row[0] for row in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
             "AND table_type = 'BASE TABLE'")}  # fmt: skip
@@ -182,11 +186,11 @@ def _key_file(path: Path) -> Path:
 def test_an_encrypted_backup_is_private_and_restores_only_with_its_key(
     source: tuple[Settings, ClaimsApplication], target: tuple[Settings, ClaimsApplication], tmp_path: Path
 ) -> None:
-    with psycopg.connect(source[0].database_url, autocommit=True) as conn:
+    with psycopg.connect(source[0].database.url, autocommit=True) as conn:
         insured = declare(conn, months=3)
     key, other = _key_file(tmp_path / "backup.key"), _key_file(tmp_path / "other.key")
     path = tmp_path / "sealed.backup"
-    env = os.environ | {"DATABASE_URL": source[0].database_url, "IPE_BACKUP_KEY_FILE": str(key)}
+    env = os.environ | {"DATABASE_URL": source[0].database.url, "IPE_BACKUP_KEY_FILE": str(key)}
     written = subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", "backup", str(path)], env=env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert written.returncode == 0 and "encrypted" in written.stdout, written.stdout + written.stderr
@@ -197,22 +201,22 @@ def test_an_encrypted_backup_is_private_and_restores_only_with_its_key(
         gzip.decompress(content)
 
     with pytest.raises(BackupError, match="encrypted"):
-        restore_file(target[0].database_url, path)
+        restore_file(target[0].database.url, path)
     with pytest.raises(BackupError, match="does not decrypt"):
-        restore_file(target[0].database_url, path, key=read_key(other))
+        restore_file(target[0].database.url, path, key=read_key(other))
     altered = tmp_path / "altered.backup"
     altered.write_bytes(content[:-40] + bytes(b ^ 1 for b in content[-40:]))
     with pytest.raises(BackupError, match="does not decrypt"):
-        restore_file(target[0].database_url, altered, key=read_key(key))
-    with psycopg.connect(target[0].database_url, autocommit=True) as conn:
+        restore_file(target[0].database.url, altered, key=read_key(key))
+    with psycopg.connect(target[0].database.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM declarations").fetchone() == (0,)
 
     restored = subprocess.run(
         [sys.executable, "-m", "ipe_claims.entrypoints.cli", "restore", str(path), "--key-file", str(key)],
-        env=os.environ | {"DATABASE_URL": target[0].database_url}, capture_output=True, text=True, timeout=120,
+        env=os.environ | {"DATABASE_URL": target[0].database.url}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert restored.returncode == 0, restored.stdout + restored.stderr
-    with psycopg.connect(target[0].database_url, autocommit=True) as conn:
+    with psycopg.connect(target[0].database.url, autocommit=True) as conn:
         found = conn.execute("SELECT count(*) FROM declarations WHERE immatriculation = %s",
                              (insured.immatriculation,)).fetchone()  # fmt: skip
     assert found == (3,)
@@ -226,7 +230,7 @@ def test_a_plain_backup_is_readable_by_its_owner_alone(
     path.chmod(0o644)
     old = os.umask(0o022)
     try:
-        backup_file(source[0].database_url, path)
+        backup_file(source[0].database.url, path)
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -238,7 +242,7 @@ def test_a_key_file_others_may_read_is_refused(
 ) -> None:
     key = _key_file(tmp_path / "loose.key")
     key.chmod(0o644)
-    env = os.environ | {"DATABASE_URL": source[0].database_url}
+    env = os.environ | {"DATABASE_URL": source[0].database.url}
     refused = subprocess.run(
         [sys.executable, "-m", "ipe_claims.entrypoints.cli", "backup", str(tmp_path / "x.backup"), "--encrypt-key-file",
          str(key)], env=env, capture_output=True, text=True, timeout=120,

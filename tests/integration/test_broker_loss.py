@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ def _publish(settings: Settings, values: list[bytes]) -> None:
 
 
 def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, broker: LocalBroker) -> None:
-    own = replace(settings, kafka_bootstrap_servers=broker.bootstrap_servers)
+    own = settings.changed(kafka={"bootstrap_servers": broker.bootstrap_servers})
     seen: list[bytes] = []
 
     def handler(conn: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
@@ -65,7 +64,7 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         _publish(own, new)
         wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")
         # The handler sees a record just before its transaction stores the position: wait for the commit.
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
             wait_for(
                 lambda: conn.execute(
                     "SELECT count(DISTINCT topic_id) = 1 FROM consumer_positions WHERE consumer = %s",

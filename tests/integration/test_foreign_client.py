@@ -37,7 +37,7 @@ def _writers(settings: Settings) -> dict[bytes, tuple[str, Any]]:
 
 def _every_message(settings: Settings) -> list[Any]:
     """The whole topic, each partition from its start to its high watermark, without a group."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": f"t-{uuid.uuid4()}",
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"t-{uuid.uuid4()}",
                          "enable.auto.commit": False, "api.version.request": True})  # fmt: skip
     try:
         partitions = (

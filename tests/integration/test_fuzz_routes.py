@@ -46,7 +46,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings: Settings, claims_app: ClaimsApplication) -> Iterator[World]:
     with TestClient(create_app(settings, claims_app), raise_server_exceptions=False) as client:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
             insured = declare(conn, months=40)
             employer = employer_of(client, conn, insured)
             others = {role: user(client, conn, role).headers for role in ("auditor", "analyst", "admin")}

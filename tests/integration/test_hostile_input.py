@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -36,7 +35,7 @@ def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestCl
 
 @pytest.fixture(scope="module")
 def employer(settings: Settings, client: TestClient) -> tuple[dict[str, str], Insured]:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=38)
         username = f"hostile{random_digits(6)}"
         create_account(conn, username, "hostile-pass-1", "employer", [insured.affiliation_number])
@@ -131,7 +130,7 @@ def test_healthz_reports_lag_and_a_degraded_broker(settings: Settings, claims_ap
         report = client.get("/healthz").json()
     assert report["status"] in ("ok", "degraded") and report["database"] == "ok" and report["broker"] == "ok"
     assert isinstance(report["consumer_lag"], dict) and report["relay_lag"] >= 0
-    no_broker = replace(settings, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
+    no_broker = settings.changed(kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
     with TestClient(create_app(no_broker, claims_app)) as client:
         response = client.get("/healthz")
     assert response.status_code == 200  # claims are still taken: degraded, not down

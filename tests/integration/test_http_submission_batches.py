@@ -182,7 +182,7 @@ def test_a_batch_that_loses_a_race_to_another_process_saves_its_submissions_one_
             return claims_app.save_once(*aggregates)
 
     raced = RacedStore()
-    pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True)
+    pool: ConnectionPool[Any] = ConnectionPool(settings.database.url, min_size=1, max_size=2, open=True)
     submissions = Submissions(raced, pool, Tokens(), CLOCK)
     try:
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,7 +65,7 @@ def test_the_limit_holds_for_the_submission_too(
     settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
     _inside_one_minute()
-    with TestClient(create_app(replace(settings, rate_limit_per_minute=3), claims_app)) as limited:
+    with TestClient(create_app(settings.changed(http={"rate_limit_per_minute": 3}), claims_app)) as limited:
         insured = [declare(conn, months=40) for _ in range(3)]
         employer = employer_of(limited, conn, *insured)  # logging in is not counted
         for one in insured:

@@ -61,7 +61,7 @@ def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestCl
 
 @pytest.fixture(scope="module")
 def cast(pipeline: Pipeline, client: TestClient, settings: Settings) -> Cast:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=40)
         spare = declare(conn, months=40, affiliation_number=insured.affiliation_number)
         owner = employer_of(client, conn, insured)

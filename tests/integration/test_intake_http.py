@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,7 +59,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.
 
 
 def ipe(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    env = {**os.environ, "DATABASE_URL": settings.database.url}
     return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
 
@@ -106,9 +105,9 @@ def test_a_token_expires(client: TestClient, conn: psycopg.Connection[Any], sett
     expires = conn.execute("SELECT expires_at - now() FROM api_tokens WHERE username = %s",
                            (employer.username,)).fetchone()[0]  # fmt: skip
     assert (
-        timedelta(seconds=settings.token_ttl_seconds - 60)
+        timedelta(seconds=settings.http.token_ttl_seconds - 60)
         < expires
-        <= timedelta(seconds=settings.token_ttl_seconds)
+        <= timedelta(seconds=settings.http.token_ttl_seconds)
     )
     assert client.get("/api/v1/affiliations", headers=employer.headers).status_code == 200
     conn.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE username = %s",
@@ -120,7 +119,7 @@ def test_a_token_expires_after_its_ttl(settings: Settings, claims_app: ClaimsApp
                                       conn: psycopg.Connection[Any]) -> None:  # fmt: skip
     """The TTL sets the token's expiry; once past it, the token is refused (no sleeping on a loaded machine:
     the expiry is moved into the past instead of waiting for it)."""
-    with TestClient(create_app(replace(settings, token_ttl_seconds=120), claims_app)) as short:
+    with TestClient(create_app(settings.changed(http={"token_ttl_seconds": 120}), claims_app)) as short:
         employer = user(short, conn, "employer", random_digits(7))
         assert short.get("/api/v1/affiliations", headers=employer.headers).status_code == 200
         remaining = conn.execute(
@@ -188,7 +187,7 @@ def test_too_many_requests_of_one_account_are_refused(
 ) -> None:
     if datetime.now().second >= 55:  # the count is per minute: start well inside one
         time.sleep(60 - datetime.now().second)
-    with TestClient(create_app(replace(settings, rate_limit_per_minute=5), claims_app)) as limited:
+    with TestClient(create_app(settings.changed(http={"rate_limit_per_minute": 5}), claims_app)) as limited:
         busy, calm = (user(limited, conn, "employer", random_digits(7)) for _ in range(2))
         for _ in range(5):
             assert limited.get("/api/v1/affiliations", headers=busy.headers).status_code == 200

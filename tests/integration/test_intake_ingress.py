@@ -57,7 +57,7 @@ def submission(codec: AvroCodec, portal: str, insured: Insured, submission_id: s
 
 def topics_for(settings: Settings, *accounts: str) -> None:
     """Each account's topic, as `ipe portals create` makes it."""
-    admin = admin_client(settings.kafka_bootstrap_servers)
+    admin = admin_client(settings.kafka.bootstrap_servers)
     try:
         for account in accounts:
             create_portal_topic(admin, account)
@@ -94,7 +94,7 @@ def dead_letters(
     settings: Settings, sources: set[tuple[str, int, int]]
 ) -> dict[tuple[str, int, int], list[Any]]:
     """The dead letters of these (topic, partition, offset) sources (a list: at least once may repeat one)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False,
                              consumer_timeout_ms=500)  # fmt: skip
     partitions = [TopicPartition(DEAD_LETTERS_TOPIC, p) for p in range(3)]
     consumer.assign(partitions)
@@ -123,7 +123,7 @@ def dead_letters(
 
 @pytest.fixture
 def producer(settings: Settings) -> Iterator[KafkaProducer]:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     yield producer
     producer.close()
 
@@ -224,8 +224,8 @@ def test_the_ingress_process_submits_and_stops_on_sigterm(
     create_account(conn, portal, "portal-password", "portal", [insured.affiliation_number])
     topics_for(settings, portal)
     metrics_port = free_port()
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "IPE_KAFKA_FAST_GROUPS": "1",
-           "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+    env = {**os.environ, "DATABASE_URL": settings.database.url, "IPE_KAFKA_FAST_GROUPS": "1",
+           "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
            "IPE_INGRESS_METRICS_PORT": str(metrics_port)}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "services.ingress"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip

@@ -13,7 +13,6 @@ refusal a schema-valid request may get.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -49,7 +48,7 @@ def _refused_by_stored_facts(response: Any) -> bool:
 
 @pytest.fixture(scope="module")
 def live(settings: Settings, claims_app: ClaimsApplication) -> Iterator[str]:
-    with served_api(replace(settings, rate_limit_per_minute=1_000_000), claims_app) as url:
+    with served_api(settings.changed(http={"rate_limit_per_minute": 1_000_000}), claims_app) as url:
         yield url
 
 
@@ -57,7 +56,7 @@ def live(settings: Settings, claims_app: ClaimsApplication) -> Iterator[str]:
 def tokens(settings: Settings) -> dict[str, dict[str, str]]:
     """A logged-in account per role; the employer's affiliation declared an insured."""
     found = {}
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=40)
         for role in ("employer", "auditor", "analyst", "admin"):
             username = f"{role}-{random_digits(9)}"

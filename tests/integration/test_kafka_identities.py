@@ -5,7 +5,6 @@ the broker let the record into; the broker itself refuses what no ACL grants."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import threading
@@ -61,16 +60,20 @@ class Secured:
 
 def as_principal(settings: Settings, secured: Secured, username: str) -> Settings:
     """The harness's settings, on the secured cluster as ``username``."""
-    return dataclasses.replace(
-        settings, kafka_bootstrap_servers=secured.cluster.bootstrap_servers,
-        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism=SCRAM, kafka_sasl_username=username,
-        kafka_sasl_password=secured.access.passwords[username],
-    )  # fmt: skip
+    return settings.changed(
+        kafka={
+            "bootstrap_servers": secured.cluster.bootstrap_servers,
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM,
+            "sasl_username": username,
+            "sasl_password": secured.access.passwords[username],
+        },
+    )
 
 
 def ipe(secured: Secured, settings: Settings, *args: str) -> Any:
     """The `ipe` command as the operator runs it, the admin's credentials in its environment."""
-    env = {"DATABASE_URL": settings.database_url, "KAFKA_BOOTSTRAP_SERVERS": secured.cluster.bootstrap_servers,
+    env = {"DATABASE_URL": settings.database.url, "KAFKA_BOOTSTRAP_SERVERS": secured.cluster.bootstrap_servers,
            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": SCRAM,
            "KAFKA_SASL_USERNAME": ADMIN_USER, "KAFKA_SASL_PASSWORD": secured.access.admin_password}  # fmt: skip
     result = CliRunner().invoke(cli, list(args), env=env)
@@ -103,7 +106,7 @@ def secured(
 
 @pytest.fixture(scope="module")
 def conn_module(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+    with psycopg.connect(settings.database.url, autocommit=True) as connection:
         yield connection
 
 

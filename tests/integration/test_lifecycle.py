@@ -173,7 +173,7 @@ def test_the_cli_records_a_return_to_work_and_refuses_a_bad_one(
     pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
     _, claim_id = valid_claim(claims_app, conn)
-    env = os.environ | {"DATABASE_URL": settings.database_url}
+    env = os.environ | {"DATABASE_URL": settings.database.url}
     command = [sys.executable, "-m", "ipe_claims.entrypoints.cli", "claims", "return-to-work", str(claim_id)]
     late = subprocess.run([*command, "--date", "2027-01-05", "--declared-on", "2027-01-20"], env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip

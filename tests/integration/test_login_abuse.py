@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -46,7 +45,7 @@ def code(response: Any, status: int) -> str:
 def test_an_address_is_limited_before_any_check_and_others_are_not(
     settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    app = create_app(replace(settings, login_attempts_per_address_per_minute=5), claims_app)
+    app = create_app(settings.changed(login={"attempts_per_address_per_minute": 5}), claims_app)
     username = account(conn)
     with from_address(app, "10.1.1.1") as attacker, from_address(app, "10.1.1.2") as neighbour:
         for _ in range(5):  # a different invented name each time: no account's count is involved
@@ -63,7 +62,7 @@ def test_an_address_is_limited_before_any_check_and_others_are_not(
 def test_beyond_the_cap_on_password_checks_the_answer_is_503_without_a_check(
     settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    app = create_app(replace(settings, max_password_checks=1), claims_app)
+    app = create_app(settings.changed(login={"max_password_checks": 1}), claims_app)
     username = account(conn)
     with from_address(app, "10.2.2.2") as client:
         with app.state.password_checks.slot() as taken:  # the one slot is busy
@@ -80,7 +79,7 @@ def test_beyond_the_cap_on_password_checks_the_answer_is_503_without_a_check(
 def test_invented_names_add_no_row_and_are_answered_as_accounts_are(
     settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    app = create_app(replace(settings, login_attempts_per_address_per_minute=100), claims_app)
+    app = create_app(settings.changed(login={"attempts_per_address_per_minute": 100}), claims_app)
     before = conn.execute("SELECT count(*) FROM login_failures").fetchone()
     real, ghost = account(conn), f"ghost-{random_digits(9)}"
     with from_address(app, "10.3.3.3") as client:

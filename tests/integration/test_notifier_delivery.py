@@ -249,7 +249,7 @@ def test_contacts_load_from_csv_and_refuse_a_bad_file(
 ) -> None:
     from ipe_claims.entrypoints.cli import app
 
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", settings.database.url)
     first, second = random_digits(9), random_digits(9)
     good = tmp_path / "contacts.csv"
     good.write_text(f"immatriculation,email,mobile,language\n{first},a{first}@example.ma,06 12 34 56 78,ar\n"

@@ -48,7 +48,7 @@ def client(settings: Settings, claims_app: ClaimsApplication) -> Iterator[TestCl
 
 @pytest.fixture(scope="module")
 def employer(client: TestClient, settings: Settings) -> tuple[User, Insured]:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=40)
         return employer_of(client, conn, insured), insured
 
@@ -137,7 +137,7 @@ def test_two_employers_in_one_batch_one_with_a_lone_surrogate_the_other_gets_its
                         "licenciement_economique", True),
              Submission(bad.affiliation_number, bad.immatriculation + LONE, claim_body(bad)["job_loss_date"],
                         "licenciement_economique", True)]  # fmt: skip
-    pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True,
+    pool: ConnectionPool[Any] = ConnectionPool(settings.database.url, min_size=1, max_size=2, open=True,
                                                kwargs={"autocommit": True})  # fmt: skip
     submissions = Together(claims_app, pool, Tokens(), CLOCK)
     try:

@@ -44,14 +44,14 @@ def logged(conn: psycopg.Connection[Any], claim_id: str, action: str) -> list[tu
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": settings.database_url}
+    env = os.environ | {"DATABASE_URL": settings.database.url}
     return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def decided_claim(pipeline: Pipeline, client: TestClient, settings: Settings) -> tuple[Any, Any, str]:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=40)
         owner = employer_of(client, conn, insured)
     claim_id = submit(client, owner, insured)

@@ -34,7 +34,7 @@ def submit(app: ClaimsApplication, insured: Insured, motif: str = "licenciement_
 def claim_records(settings: Settings, claim_id: uuid.UUID) -> list[Any]:
     """Every message of the claim on ipe.claim-events, read from the start by a group of its own."""
     consumer = KafkaConsumer(
-        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
+        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
         auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
         **settings.consumer_timeouts(),
     )  # fmt: skip
@@ -150,7 +150,7 @@ def test_redelivered_events_change_nothing(
 def test_an_undecodable_message_is_dead_lettered_and_the_consumers_go_on(
     pipeline: Pipeline, settings: Settings, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
     key = str(uuid.uuid4()).encode()
     metadata = producer.send(CLAIM_EVENTS_TOPIC, key=key, value=b"not avro at all").get(timeout=10)
     producer.close()

@@ -78,7 +78,7 @@ def test_a_poison_record_is_parked_and_the_next_claim_of_its_partition_is_decide
     missing = Claim.submit(uuid.uuid4(), filed_at=CLOCK.now(), **submitted)  # not saved
     partition = partition_of(missing.id)
     message = to_message(codec, missing.collect_events()[0])
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     producer.send(CLAIM_EVENTS_TOPIC, key=message.key, value=message.value, headers=message.headers,
                   partition=partition).get(timeout=10)  # fmt: skip
     producer.close()

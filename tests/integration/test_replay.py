@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def busy(settings: Settings, claims_app: ClaimsApplication, pipeline: Pipeline) -> list[Any]:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         ids = busy_run(conn, claims_app, 30)
         wait_projected(conn, ids)
     return ids
@@ -71,13 +71,13 @@ def test_a_rebuild_of_a_rebuild_is_identical_row_for_row(
 def test_replay_from_kafka_equals_replay_from_the_store(
     settings: Settings, claims_app: ClaimsApplication, busy: list[Any]
 ) -> None:
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         head = last_claim_position(conn)
         wait_for(lambda: expected_on_kafka(conn)[0] >= head, 30, "the relay to publish everything")
         position, expected = expected_on_kafka(conn)
         with (
-            psycopg.connect(settings.database_url, autocommit=True) as a,
-            psycopg.connect(settings.database_url, autocommit=True) as b,
+            psycopg.connect(settings.database.url, autocommit=True) as a,
+            psycopg.connect(settings.database.url, autocommit=True) as b,
             Shadow(a, read_models()) as from_store,
             Shadow(b, read_models()) as from_kafka,
         ):

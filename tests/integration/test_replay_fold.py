@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import uuid
 from collections.abc import Iterator
@@ -135,8 +134,8 @@ def test_fold_and_copy_leave_the_rows_apply_claim_event_leaves(
     log = mixed_log(seed=page, claims=120)
     monkeypatch.setattr(replay, "PAGE", page)
     with (
-        psycopg.connect(settings.database_url, autocommit=True) as a,
-        psycopg.connect(settings.database_url, autocommit=True) as b,
+        psycopg.connect(settings.database.url, autocommit=True) as a,
+        psycopg.connect(settings.database.url, autocommit=True) as b,
         Shadow(a, read_models()) as statements,
         Shadow(b, read_models()) as folded,
     ):
@@ -171,15 +170,15 @@ def own_store(settings: Settings) -> Iterator[ClaimsApplication]:
     """An event store in a database of its own on the harness's server: the claims saved here are not
     for the relay and the projector that other tests run on the shared store."""
     name = f"ipe_fold_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    url = urlsplit(settings.database_url)._replace(path=f"/{name}").geturl()
-    app = make_app(dataclasses.replace(settings, database_url=url), create_tables=True)
+    url = urlsplit(settings.database.url)._replace(path=f"/{name}").geturl()
+    app = make_app(settings.changed(database={"url": url}), create_tables=True)
     try:
         yield app
     finally:
         app.close()
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def ipe(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": settings.database_url}
+    env = os.environ | {"DATABASE_URL": settings.database.url}
     return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
 

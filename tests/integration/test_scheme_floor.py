@@ -71,7 +71,7 @@ def test_the_kafka_ingress_dead_letters_a_job_loss_before_the_scheme(
     topics_for(settings, portal)
     topic = portal_topic(portal)
     losses = [date.fromisoformat(day) for day in (*BEFORE_SCHEME, "2014-12-01")]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     key = f"test-{uuid.uuid4()}".encode()  # one partition
     sent = [producer.send(topic, key=key, value=submission(codec, portal, who, f"f-{n}", job_loss_date=loss))
             .get(timeout=30) for n, (who, loss) in enumerate(zip(insured, losses, strict=True))]  # fmt: skip

@@ -31,7 +31,7 @@ def lone_day(settings: Settings, claims_app: ClaimsApplication, pipeline: Pipeli
     """A day (in a month no other test files in) with exactly one claim, valid; and its monthly amount."""
     filed = date(2017, 1, 1) + timedelta(days=random.randrange(6 * 365))
     loss = filed - timedelta(days=3)
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
         insured = declare(conn, months=40, before=loss.replace(day=1))
         claim_id = uuid.uuid4()
         claims_app.submit(
@@ -93,8 +93,8 @@ def test_the_analyst_views_suppress_the_lone_month(
     month, amount = lone_day[0].replace(day=1), lone_day[1]
     name = f"analyst_{uuid.uuid4().hex[:8]}"
     conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'analyst-pw' IN ROLE analyst")
-    url = settings.database_url.replace(
-        settings.database_url.split("//")[1].split("@")[0], f"{name}:analyst-pw", 1
+    url = settings.database.url.replace(
+        settings.database.url.split("//")[1].split("@")[0], f"{name}:analyst-pw", 1
     )
     try:
         with psycopg.connect(url, autocommit=True) as analyst:

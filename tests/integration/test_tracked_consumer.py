@@ -33,7 +33,7 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     topic, table, name = (
         f"{prefix}_{random_digits(9)}" for prefix in ("test-batch", "batch_effects", "batch")
     )
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
     conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
@@ -47,7 +47,7 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
                 raise PoisonMessage("a poisoned line")
             c.execute(f"INSERT INTO {table} VALUES (%s)", (record.value.decode(),))  # a duplicate would raise
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     values = [f"v{n}" for n in range(10)] + ["poison"] + [f"w{n}" for n in range(10)]
     for value in values:
         producer.send(topic, value.encode(), partition=0)
@@ -86,14 +86,14 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
     """The batch path advances every polled partition in one statement: each to one past its own last
     record, none to another's."""
     topic, name = f"test-batch-parts_{random_digits(9)}", f"batch_parts_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 3, 1)])
     admin.close()
     seen: list[tuple[int, int]] = []
     consumer = TrackedConsumer(
         settings, name, [topic], lambda _c, records: seen.extend((r.partition, r.offset) for r in records)
     )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     counts = {0: 4, 1: 7, 2: 2}
     for partition, count in counts.items():
         for n in range(count):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -71,14 +70,14 @@ class Gate:
 
 def new_topic(settings: Settings) -> str:
     topic = f"test-transient-{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
     return topic
 
 
 def publish(settings: Settings, topic: str, *values: str) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     for value in values:
         producer.send(topic, value.encode(), partition=0)
     producer.flush()
@@ -98,9 +97,14 @@ def test_a_database_that_refuses_connections_for_a_while_is_waited_for(
 ) -> None:
     topic, table, name = new_topic(settings), f"transient_{random_digits(9)}", f"transient-{random_digits(9)}"
     conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")  # a duplicate would raise
-    gate = Gate(int(settings.database_url.rsplit(":", 1)[1].split("/")[0]))
-    gated = replace(settings, database_url=settings.database_url.replace(
-        settings.database_url.rsplit(":", 1)[1].split("/")[0], str(gate.port)))  # fmt: skip
+    gate = Gate(int(settings.database.url.rsplit(":", 1)[1].split("/")[0]))
+    gated = settings.changed(
+        database={
+            "url": settings.database.url.replace(
+                settings.database.url.rsplit(":", 1)[1].split("/")[0], str(gate.port)
+            )
+        },
+    )
 
     def handle(c: psycopg.Connection[Any], records: list[ConsumerRecord]) -> None:
         for record in records:
@@ -151,12 +155,14 @@ def test_a_lock_timeout_is_retried_past_the_poison_threshold_without_parking(
     consumer = TrackedConsumer(settings, name, [topic], handle)
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    with psycopg.connect(settings.database_url) as holder:
+    with psycopg.connect(settings.database.url) as holder:
         holder.execute(f"SELECT * FROM {table} FOR UPDATE")
         thread.start()
         publish(settings, topic, "x")
         wait_for(
-            lambda: len(tries) > settings.poison_attempts, timeout=60, what="more tries than the threshold"
+            lambda: len(tries) > settings.kafka.poison_attempts,
+            timeout=60,
+            what="more tries than the threshold",
         )
         holder.rollback()
     try:

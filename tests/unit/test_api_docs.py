@@ -22,8 +22,9 @@ _ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    settings = Settings(
-        database_url="postgresql://nobody@127.0.0.1:1/none", kafka_bootstrap_servers="127.0.0.1:1"
+    settings = Settings().changed(
+        database={"url": "postgresql://nobody@127.0.0.1:1/none"},
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
     )
     yield TestClient(create_app(settings), raise_server_exceptions=False)
 

@@ -37,7 +37,7 @@ def claim(
     except ValueError:
         raise fail(f"{claim_id!r} is not a claim id (a UUID).", 2) from None
     config = instance_settings()
-    with store(config) as claims, psycopg.connect(config.database_url, autocommit=True) as conn:
+    with store(config) as claims, psycopg.connect(config.database.url, autocommit=True) as conn:
         history = claim_history(claims, conn, wanted)
         if history is not None:  # names, CIN and amounts follow: on record before they are shown
             first = history["events"][0]["payload"] if history["events"] else {}

@@ -70,7 +70,7 @@ def restore(
     from ipe_claims.adapters.migrations import migrate
 
     config = instance_settings()
-    url = config.database_url
+    url = config.database.url
     migrate(url)
     make_app(config, create_tables=True).close()
     try:

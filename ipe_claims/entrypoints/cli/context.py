@@ -54,7 +54,7 @@ def home() -> Path:
 def database_url() -> str:
     """DATABASE_URL, or the local database of the instance running in $IPE_HOME."""
     config = settings()
-    url = config.database_url or (read_state(config.home) or {}).get("database_url")
+    url = config.database.url or (read_state(config.home) or {}).get("database_url")
     if not url:
         raise fail("No database: set DATABASE_URL or start the system with `ipe up`.", 2)
     return str(url)
@@ -63,7 +63,7 @@ def database_url() -> str:
 def instance_settings() -> Settings:
     """DATABASE_URL / KAFKA_*, or those of the instance `ipe up` runs in $IPE_HOME (its admin on Kafka)."""
     config, env = settings(), {**os.environ, "DATABASE_URL": database_url()}
-    if not config.kafka_bootstrap_servers:  # the local broker, as its admin when it authenticates
+    if not config.kafka.bootstrap_servers:  # the local broker, as its admin when it authenticates
         servers = (read_state(config.home) or {}).get("kafka_bootstrap_servers") or ""
         env |= {"KAFKA_BOOTSTRAP_SERVERS": servers} | admin_env(config.home)
     return _settings(env)

@@ -120,7 +120,7 @@ def up(
 ) -> None:
     """Start Postgres and the broker (unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set) and the services."""
     config = settings()
-    kind = "embedded" if config.kafka_bootstrap_servers else _choose_broker(broker.value)
+    kind = "embedded" if config.kafka.bootstrap_servers else _choose_broker(broker.value)
     state = read_state(config.home)
     if state and pid_alive(state.get("supervisor_pid")) and state.get("phase") != "stopped":
         console.print(f"[yellow]Already running in {config.home} (pid {state['supervisor_pid']}).[/yellow]")
@@ -140,7 +140,7 @@ def up(
             )
         print_welcome(_wait_healthy(config.home, timeout, child.pid))
         return
-    supervisor = Supervisor(config.home, config.http_port, broker_kind=kind, broker_count=brokers)
+    supervisor = Supervisor(config.home, config.http.port, broker_kind=kind, broker_count=brokers)
     if not os.environ.get("IPE_QUIET"):
         threading.Thread(
             target=lambda: print_welcome(_wait_healthy(config.home, timeout, os.getpid())), daemon=True

@@ -74,7 +74,7 @@ def replay_parked(
     with (
         store(config) as claims,
         consumer_handlers(config, claims, AvroCodec(config.schemas_dir)) as handlers,
-        psycopg.connect(config.database_url, autocommit=True) as conn,
+        psycopg.connect(config.database.url, autocommit=True) as conn,
     ):
         ids = [parked_id] if parked_id is not None else [p.id for p in parked.listed(conn)]
         for one in ids:

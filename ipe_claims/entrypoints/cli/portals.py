@@ -24,9 +24,9 @@ app = typer.Typer(help="Portals publishing claims on Kafka.", no_args_is_help=Tr
 def _kafka() -> tuple[str, dict[str, str]]:
     """Bootstrap servers and the admin's kafka-python options ({} when the broker authenticates nobody)."""
     config = instance_settings()
-    if not config.kafka_bootstrap_servers:
+    if not config.kafka.bootstrap_servers:
         raise fail("No broker: set KAFKA_BOOTSTRAP_SERVERS or start the system with `ipe up`.", 2)
-    return config.kafka_bootstrap_servers, config.kafka_options()
+    return config.kafka.bootstrap_servers, config.kafka_options()
 
 
 def _admin(servers: str, options: dict[str, str]) -> KafkaAdminClient:

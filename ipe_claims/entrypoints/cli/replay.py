@@ -35,7 +35,7 @@ def replay(
     from ipe_claims.audit.kafka_source import expected_on_kafka, kafka_records
 
     config = instance_settings()
-    with store(config) as claims, psycopg.connect(config.database_url, autocommit=True) as conn:
+    with store(config) as claims, psycopg.connect(config.database.url, autocommit=True) as conn:
         if from_kafka:
             position, total = expected_on_kafka(conn)
             records: Any = kafka_records(config, AvroCodec(config.schemas_dir), total)

@@ -49,7 +49,7 @@ def login(request: Request, fields: web.Fields, conn: Db, settings: Config) -> R
     readable = 0 < len(username) <= 150 and "\x00" not in username and len(password) <= 1024
     try:
         outcome = (
-            checked_login(request, username, password, settings.token_ttl_seconds)
+            checked_login(request, username, password, settings.http.token_ttl_seconds)
             if readable
             else Login(None)
         )
@@ -69,7 +69,7 @@ def login(request: Request, fields: web.Fields, conn: Db, settings: Config) -> R
         return _login_form(request, 403, words(lang)["employers_only"], username=username)
     portal_sessions.open_session(conn, outcome.token)
     response = web.redirect(f"{web.PREFIX}/")
-    web.set_cookie(response, request, web.SESSION_COOKIE, outcome.token, settings.token_ttl_seconds)
+    web.set_cookie(response, request, web.SESSION_COOKIE, outcome.token, settings.http.token_ttl_seconds)
     web.clear_cookie(response, request, web.LOGIN_COOKIE)
     return response
 

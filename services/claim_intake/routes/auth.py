@@ -37,11 +37,15 @@ class TokenResponse(BaseModel):
 def token(body: TokenRequest, request: Request, settings: Config) -> dict[str, Any]:
     """A bearer token. Too many failures from one address, or for an account from one address, make it wait
     and then lock (429 + Retry-After); too many password checks at once answer 503 + Retry-After."""
-    login = checked_login(request, body.username, body.password, settings.token_ttl_seconds)
+    login = checked_login(request, body.username, body.password, settings.http.token_ttl_seconds)
     refusal = login_refusal(login)
     if refusal is not None:
         raise refusal
-    return {"access_token": login.token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds}
+    return {
+        "access_token": login.token,
+        "token_type": "bearer",
+        "expires_in": settings.http.token_ttl_seconds,
+    }
 
 
 def checked_login(request: Request, username: str, password: str, ttl_seconds: int) -> Login:

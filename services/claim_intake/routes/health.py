@@ -53,7 +53,7 @@ _waiting: dict[tuple[str, str, int], tuple[int, float]] = {}
 
 def broker_end_offsets(settings: Settings, topics: set[str]) -> dict[tuple[str, int], int]:
     """High-watermark of every partition of ``topics``; raises KafkaError when the broker is away."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="ipe-health",
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, client_id="ipe-health",
                              request_timeout_ms=3000, bootstrap_timeout_ms=2000,
                              allow_auto_create_topics=False, **settings.kafka_options())  # fmt: skip
     try:
@@ -69,7 +69,7 @@ def broker_end_offsets(settings: Settings, topics: set[str]) -> dict[tuple[str, 
 
 
 def _cached_end_offsets(settings: Settings, topics: set[str]) -> tuple[Offsets | None, str | None]:
-    key = settings.kafka_bootstrap_servers
+    key = settings.kafka.bootstrap_servers
     with _cache_lock:
         at, offsets, error = _cache.get(key, (-CACHE_SECONDS, None, None))
         if time.monotonic() - at >= CACHE_SECONDS:
@@ -153,7 +153,7 @@ def health_report(conn: psycopg.Connection[Any], settings: Settings, max_lag: in
     reasons += [f"{consumer} parked {count} record(s) on {topic}[{partition}]"
                 for consumer, topic, partition, count in held if consumer in WATCHED_CONSUMERS]  # fmt: skip
     if offsets is not None:
-        stall = settings.health_stall_seconds if stall_seconds is None else stall_seconds
+        stall = settings.health.stall_seconds if stall_seconds is None else stall_seconds
         reasons += stalled_partitions(positions, offsets, stall)
     if relay_behind > max_lag:
         reasons.append(f"relay lags {relay_behind} events")
@@ -179,7 +179,7 @@ def healthz(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     try:
         with request.app.state.pool.connection(timeout=3) as conn:
-            report = health_report(conn, settings, settings.health_max_lag)
+            report = health_report(conn, settings, settings.health.max_lag)
     except (psycopg.Error, TimeoutError) as exc:
         body = {
             "status": "down",
