@@ -28,12 +28,11 @@ def consumer_handlers(
 ) -> Iterator[dict[str, Handler]]:
     """The handlers, each as its consumer calls it (the ingress's dead-letter producer closed at the end)."""
     ingress = Ingress(settings, app, codec)
+    notifier = Notifier(app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain)
     try:
         yield {
             PROJECTOR: EligibilityProjector(app, codec, settings.clock()).handle,
-            NOTIFIER: Notifier(
-                app, codec, MessageRenderer(), NotifierConfig.from_env().message_id_domain
-            ).handle,
+            NOTIFIER: lambda conn, record: notifier.handle_batch(conn, [record]),
             INGRESS: ingress.handle,
             DECLARATIONS: DeclarationsConsumer(settings, codec).replay,
         }

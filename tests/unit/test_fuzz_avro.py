@@ -97,9 +97,10 @@ def _undecodable(data: bytes) -> bool:
     return False
 
 
+NOTIFIER = Notifier(Untouchable(), CODEC, MessageRenderer())  # type: ignore[arg-type]
 HANDLERS = {
     "projector": EligibilityProjector(Untouchable(), CODEC, FixedClock()).handle,  # type: ignore[arg-type]
-    "notifier": Notifier(Untouchable(), CODEC, MessageRenderer()).handle,  # type: ignore[arg-type]
+    "notifier": lambda conn, record: NOTIFIER.handle_batch(conn, [record]),
 }
 
 
