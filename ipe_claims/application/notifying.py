@@ -59,6 +59,11 @@ class ChannelNotConfigured(DomainError):
     """A delivery handed to a sender that has no such channel."""
 
 
+class OutcomeNotRecorded(DomainError):
+    """Another writer changed a Notification while this sender had it in flight (never expected: the
+    sender holds its delivery)."""
+
+
 class NotificationsKeptChanging(DomainError):
     """Other writers kept saving the same Notifications first: the events are tried again later."""
 
@@ -224,9 +229,9 @@ class Send:
             return Sending(notification, attempted=False)  # another sender recorded an attempt first
         outcome = self._deliver(notification, due.texts)
         notification.conclude(outcome, self.policy, self.jitter(), self.clock.now())
-        if self.store.save_once(notification):
-            queue.record(notification)
-        # else: another writer moved it on; the attempt stays without an outcome, resumed like after a crash
+        if not self.store.save_once(notification):  # the attempt stays without an outcome: resumed later
+            raise OutcomeNotRecorded(f"notification {notification.id} changed while it was being sent")
+        queue.record(notification)
         return Sending(notification, attempted=True)
 
     def _deliver(self, notification: Notification, texts: Texts) -> Outcome:
