@@ -141,7 +141,7 @@ def test_redelivered_events_change_nothing(
         for record in [*mine, *mine]:  # the same events, twice more, as a redelivery would bring them
             with conn.transaction():
                 pipeline.projector.handle(conn, record)
-                pipeline.notifier.handle(conn, record)
+                pipeline.notifier.handle_batch(conn, [record])
     assert conn.execute("SELECT * FROM claims WHERE claim_id = %s", (claim_id,)).fetchone() == before
     assert decision_events(conn, claim_id) == 1
     assert notification_kinds(conn, claim_id) == ["deposited", "valid"]
