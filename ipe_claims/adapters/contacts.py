@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from ipe_claims.application.ports import Contact
+
+__all__ = ["Contact", "ContactFileError", "PostgresContacts", "find", "find_many", "load", "read_csv"]
 
 HEADER = ["immatriculation", "email", "mobile", "language"]
 _NUMBER = re.compile(r"^\d{1,20}$")
@@ -19,14 +22,6 @@ _MOBILE = re.compile(r"^(?:\+212|00212|0)([5-7]\d{8})$")
 
 class ContactFileError(ValueError):
     """A contacts file that cannot be loaded; nothing of it was written."""
-
-
-@dataclass(frozen=True)
-class Contact:
-    immatriculation: str
-    email: str | None
-    mobile: str | None  # E.164, +212…
-    language: str  # the language written first: fr or ar
 
 
 def normalise_mobile(raw: str) -> str | None:
@@ -85,3 +80,13 @@ def find_many(conn: psycopg.Connection[Any], immatriculations: Collection[str]) 
         (list(immatriculations),),
     ).fetchall()
     return {row[0]: Contact(*row) for row in rows}
+
+
+class PostgresContacts:
+    """The ``Contacts`` port on a connection (read in the caller's transaction)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def find_many(self, immatriculations: Collection[str]) -> dict[str, Contact]:
+        return find_many(self.conn, immatriculations)

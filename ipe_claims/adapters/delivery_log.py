@@ -1,20 +1,22 @@
-"""The ``deliveries`` read model: one row per Notification aggregate, written from its current state.
+"""The ``deliveries`` read model: one row per Notification aggregate, written from its current state,
+and ``notifications``: each claim event's message in both languages.
 
 Writers (the notifier on request, the sender after each attempt, the projection on replay) all write
 the whole state with its version and never let an older version overwrite a newer one, so they
-converge whatever their order. The same table is the senders' queue.
+converge whatever their order. The same table is the senders' queue (``PostgresDeliveryQueue``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from eventsourcing.utils import get_topic
 
+from ipe_claims.application.ports import Due, Message, Texts
 from ipe_claims.domain.notification import Notification
 
 NOTIFICATION_TOPICS = tuple(
@@ -52,17 +54,25 @@ def upsert(conn: psycopg.Connection[Any], *notifications: Notification) -> None:
         conn.execute(_UPSERT, row_of(notification))
 
 
-@dataclass(frozen=True)
-class Due:
-    delivery_id: uuid.UUID
-    subject_fr: str
-    body_fr: str
-    subject_ar: str
-    body_ar: str
-    claim_id: uuid.UUID
+def enqueue(
+    conn: psycopg.Connection[Any], requests: Sequence[tuple[Message, Sequence[Notification]]]
+) -> list[bool]:
+    """Each message's texts (once per event: True where this was the first time) and the rows of its
+    Notifications, sent together in one pipeline."""
+    cursors = []
+    with conn.pipeline():  # the rows go out together; their results are read once the pipeline ends
+        for message, notifications in requests:
+            cursors.append(conn.execute(
+                "INSERT INTO notifications (event_id, claim_id, kind, immatriculation, subject_fr, body_fr, "
+                "subject_ar, body_ar) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                (message.event_id, message.claim_id, message.kind, message.immatriculation,
+                 message.fr.subject, message.fr.body, message.ar.subject, message.ar.body),
+            ))  # fmt: skip
+            upsert(conn, *notifications)
+    return [cursor.rowcount > 0 for cursor in cursors]
 
 
-def lock_next_due(conn: psycopg.Connection[Any], channels: list[str], now: datetime) -> Due | None:
+def lock_next_due(conn: psycopg.Connection[Any], channels: Collection[str], now: datetime) -> Due | None:
     """The next message due at ``now`` (the sender's clock, which set the retry times) on one of ``channels``,
     row-locked until the caller's transaction ends; rows another sender holds are skipped, so several
     notifier processes share the queue."""
@@ -71,9 +81,12 @@ def lock_next_due(conn: psycopg.Connection[Any], channels: list[str], now: datet
         "FROM deliveries d JOIN notifications n ON n.event_id = d.event_id "
         "WHERE d.status = 'pending' AND d.channel = ANY(%s) AND d.next_attempt_at <= %s "
         "ORDER BY d.next_attempt_at LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        (channels, now),
+        (list(channels), now),
     ).fetchone()
-    return Due(*row) if row else None
+    if row is None:
+        return None
+    delivery_id, subject_fr, body_fr, subject_ar, body_ar, claim_id = row
+    return Due(delivery_id, Texts(subject_fr, body_fr, subject_ar, body_ar, str(claim_id)))
 
 
 def mark_waiting(conn: psycopg.Connection[Any], channel: str, reason: str) -> int:
@@ -84,3 +97,46 @@ def mark_waiting(conn: psycopg.Connection[Any], channel: str, reason: str) -> in
         "AND reason IS DISTINCT FROM %s",
         (reason, channel, reason),
     ).rowcount
+
+
+class PostgresDeliveryQueue:
+    """The ``DeliveryQueue`` port on a connection: its writes and row locks belong to the caller's
+    transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def enqueue(self, requests: Sequence[tuple[Message, Sequence[Notification]]]) -> list[bool]:
+        return enqueue(self.conn, requests)
+
+    def lock_next_due(self, channels: Collection[str], now: datetime) -> Due | None:
+        return lock_next_due(self.conn, channels, now)
+
+    def record(self, *notifications: Notification) -> None:
+        upsert(self.conn, *notifications)
+
+
+def versions(conn: psycopg.Connection[Any], ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The version each existing row among ``ids`` holds."""
+    rows = conn.execute(
+        "SELECT delivery_id, version FROM deliveries WHERE delivery_id = ANY(%s)", (list(ids),)
+    ).fetchall()
+    return {key: version for key, version in rows}
+
+
+def projected(conn: psycopg.Connection[Any], projection: str) -> int:
+    """The store notification id up to which ``projection`` has written the rows (0: none yet)."""
+    row = conn.execute(
+        "SELECT last_notification_id FROM delivery_projection_positions WHERE projection = %s", (projection,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def advance_projection(conn: psycopg.Connection[Any], projection: str, notification_id: int) -> None:
+    """Store the projection's position; it never goes back (several notifiers run the same projection)."""
+    conn.execute(
+        "INSERT INTO delivery_projection_positions (projection, last_notification_id) VALUES (%s, %s) "
+        "ON CONFLICT (projection) DO UPDATE SET last_notification_id = "
+        "GREATEST(delivery_projection_positions.last_notification_id, EXCLUDED.last_notification_id)",
+        (projection, notification_id),
+    )

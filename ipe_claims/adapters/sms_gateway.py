@@ -8,20 +8,13 @@ answer and sends nothing. 408, 425, 429 and 5xx are transient; any other 4xx is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 
+from ipe_claims.application.ports import Sms
 from ipe_claims.domain.notification import Delivered, Failure, Outcome
 
+__all__ = ["Sms", "SmsGateway"]
 _TRANSIENT_4XX = {408, 425, 429}
-
-
-@dataclass(frozen=True)
-class Sms:
-    to: str
-    text: str
-    idempotency_key: str
 
 
 class SmsGateway:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from ipe_claims.application.ports import Email
 from ipe_claims.domain.notification import Delivered, Failure, Outcome
 
+__all__ = ["Email", "SmtpChannel", "SmtpConfig", "build_message"]
 SECURITY = ("starttls", "ssl", "none")
 
 
@@ -28,16 +30,6 @@ class SmtpConfig:
     sender: str = "CNSS IPE <no-reply@cnss.ma>"
     timeout: float = 15.0
     verify_tls: bool = True
-
-
-@dataclass(frozen=True)
-class Email:
-    to: str
-    subject: str
-    text: str
-    html: str
-    message_id: str
-    possible_duplicate: bool = False
 
 
 def build_message(config: SmtpConfig, email: Email) -> EmailMessage:

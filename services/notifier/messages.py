@@ -4,49 +4,20 @@ and a short bilingual SMS. The worker's language comes first."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ipe_claims.adapters.templating import html_environment
+from ipe_claims.application.ports import EmailContent, Rendered, Texts
+
+__all__ = ["KINDS", "LANGUAGES", "EmailContent", "MessageRenderer", "Rendered", "Texts"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("deposited", "valid", "rejected", "benefit_ended")
 LANGUAGES = ("fr", "ar")
 _DIRECTION = {"fr": "ltr", "ar": "rtl"}
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Texts:
-    """What the notifier stored for one claim event: subject and body in both languages."""
-
-    subject_fr: str
-    body_fr: str
-    subject_ar: str
-    body_ar: str
-    claim_id: str
-
-    def of(self, language: str) -> Rendered:
-        return (
-            Rendered(self.subject_ar, self.body_ar)
-            if language == "ar"
-            else Rendered(self.subject_fr, self.body_fr)
-        )
-
-
-@dataclass(frozen=True)
-class EmailContent:
-    subject: str
-    text: str
-    html: str
 
 
 def _ordered(language: str) -> tuple[str, str]:

@@ -20,7 +20,6 @@ from eventsourcing.persistence import Notification as StoredNotification
 from ipe_claims.adapters import delivery_log
 from ipe_claims.adapters.loops import supervised
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.domain.notification import Notification
 from ipe_claims.settings import Settings
 
 log = structlog.get_logger()
@@ -34,11 +33,7 @@ class DeliveryProjection:
         self.name = name
 
     def position(self, conn: psycopg.Connection[Any]) -> int:
-        row = conn.execute(
-            "SELECT last_notification_id FROM delivery_projection_positions WHERE projection = %s",
-            (self.name,),
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return delivery_log.projected(conn, self.name)
 
     def catch_up(self, conn: psycopg.Connection[Any]) -> int:
         """Project the next batch of Notification events; return how many were read."""
@@ -49,15 +44,9 @@ class DeliveryProjection:
         if not events:
             return 0
         for notification in self.app.get_many(self._behind(conn, events)).values():
-            assert isinstance(notification, Notification)
             # One statement, its own transaction (autocommit): never waits on a row while holding another.
             delivery_log.upsert(conn, notification)
-        conn.execute(
-            "INSERT INTO delivery_projection_positions (projection, last_notification_id) VALUES (%s, %s) "
-            "ON CONFLICT (projection) DO UPDATE SET last_notification_id = "
-            "GREATEST(delivery_projection_positions.last_notification_id, EXCLUDED.last_notification_id)",
-            (self.name, events[-1].id),
-        )
+        delivery_log.advance_projection(conn, self.name, events[-1].id)
         return len(events)
 
     @staticmethod
@@ -73,11 +62,7 @@ class DeliveryProjection:
         for event in events:
             notification_id = uuid.UUID(str(event.originator_id))
             newest[notification_id] = max(newest.get(notification_id, 0), event.originator_version)
-        rows = dict(
-            conn.execute(
-                "SELECT delivery_id, version FROM deliveries WHERE delivery_id = ANY(%s)", (list(newest),)
-            ).fetchall()
-        )
+        rows = delivery_log.versions(conn, newest)
         return [key for key, version in newest.items() if rows.get(key, 0) < version]
 
     def run(self, stop: threading.Event) -> None:

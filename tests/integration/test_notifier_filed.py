@@ -12,14 +12,16 @@ import pytest
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import to_message
+from ipe_claims.adapters.notification_store import StoredNotifications
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
 from services.notifier.messages import MessageRenderer
-from services.notifier.notifier import FILED, Notifier
+from services.notifier.notifier import Notifier
 from tests.integration.test_replay_fold import along_a_path, own_store
 
 pytestmark = pytest.mark.integration
 __all__ = ["own_store"]  # the fixture: claims in a store of their own, out of the shared pipeline's way
+FILED = ("immatriculation", "nom", "prenoms", "affiliation_number", "job_loss_date", "filed_at", "motif_code")
 
 
 def test_the_filed_facts_equal_the_aggregates_and_reach_every_message(
@@ -31,7 +33,7 @@ def test_the_filed_facts_equal_the_aggregates_and_reach_every_message(
     events = [event for claim in claims for event in own_store.events.get(claim.id)]
     notifier = Notifier(own_store, codec, MessageRenderer())
 
-    filed = notifier._filed({claim.id for claim in claims})
+    filed = StoredNotifications(own_store).filed({claim.id for claim in claims})
     assert filed.keys() == {claim.id for claim in claims}
     for claim in claims:
         assert {name: filed[claim.id][name] for name in FILED} == {

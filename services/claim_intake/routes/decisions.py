@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ipe_claims.application import intake
+from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from services.claim_intake import access_log, errors
@@ -81,7 +82,7 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
         raise ApiError("invalid_date", "Date de reprise illisible (AAAA-MM-JJ).",
                        "تاريخ استئناف العمل غير مقروء (YYYY-MM-DD).", "return_date")  # fmt: skip
     try:
-        claim = store.record_return_to_work(found, returned_on, clock.today(), caller.username, clock.now())
+        claim = RecordReturnToWork(store, clock)(found, returned_on, caller.username)
     except InvalidReturnToWork as exc:
         raise ApiError("invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
