@@ -61,9 +61,12 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
+# Style, then the layer contracts ([tool.importlinter] in pyproject.toml), then strict types.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy ipe_claims services
 
 format: install
 	$(BIN)/ruff format .

@@ -22,8 +22,6 @@ from psycopg.sql import SQL, Identifier
 
 from ipe_claims.application.filing import open_claim
 from ipe_claims.domain.claim import Claim, InsuredRecord
-from ipe_claims.domain.lifecycle import InvalidReturnToWork, return_to_work
-from ipe_claims.domain.rules import VALABLE, ruleset_for
 
 CLAIM_TOPICS = tuple(
     get_topic(event_class)
@@ -168,24 +166,6 @@ class ClaimsApplication(Application[uuid.UUID]):
         claim = self.get_claim(claim_id)
         step(claim)
         return claim if self.save_once(claim) else self.get_claim(claim_id)
-
-    def record_return_to_work(
-        self, claim_id: uuid.UUID, return_date: date, declared_on: date, declared_by: str,
-        at: datetime | None = None,
-    ) -> Claim:  # fmt: skip
-        """End a valid claim's benefit on the insured's return to work (raises InvalidReturnToWork); the event
-        is timed ``at`` the recorder's clock."""
-
-        def step(claim: Claim) -> None:
-            if claim.returned is not None and claim.returned.return_date == return_date:
-                return  # the same declaration again: nothing new
-            if claim.decision is None or claim.decision.situation != VALABLE:
-                raise InvalidReturnToWork("only a valid claim has a benefit to end")
-            returned = return_to_work(claim.job_loss_date, claim.decision.duration_months or 0, return_date,
-                                      declared_on, ruleset_for(claim.job_loss_date))  # fmt: skip
-            claim.return_to_work(returned, declared_by, at)
-
-        return self.advance(claim_id, step)
 
     def save_once(self, *aggregates: Claim | InsuredRecord) -> bool:
         """Save in one transaction; False when another process changed one of them first (its change

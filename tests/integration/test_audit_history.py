@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.clock import FixedClock
+from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from services.eligibility_projector.projector import CONSUMER_NAME as PROJECTOR
@@ -55,8 +57,8 @@ def lived(
         assert response.status_code == 201, response.text
         claim_id = uuid.UUID(response.json()["claim_id"])
         wait_projected(conn, [claim_id])
-        claims_app.record_return_to_work(
-            claim_id, loss + timedelta(days=45), TODAY, "cnss-agent-7", CLOCK.now()
+        RecordReturnToWork(claims_app, FixedClock(CLOCK.now()))(
+            claim_id, loss + timedelta(days=45), "cnss-agent-7", declared_on=TODAY
         )
         wait_projected(conn, [claim_id])
         assert run_cli(settings, "audit", "seal").exit_code == 0

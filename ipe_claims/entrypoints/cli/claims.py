@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ipe_claims.adapters import access_log
+from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from ipe_claims.entrypoints.cli.context import connect, console, fail, instance_settings, store
 
@@ -28,21 +29,19 @@ def return_to_work(
     except ValueError:
         raise fail("Dates are YYYY-MM-DD.", 2) from None
     config = instance_settings()
-    declared = given or config.clock().today()
     with store(config) as claims:
-        if claim_id not in claims.repository:
+        if claims.find_claim(claim_id) is None:
             raise fail(f"No claim {claim_id}.")
         who = access_log.operator()
+        record = RecordReturnToWork(claims, config.clock())
         try:
-            claim = claims.record_return_to_work(
-                claim_id, returned, declared, f"cli:{who.username}@{who.host}", config.clock().now()
-            )
+            claim = record(claim_id, returned, f"cli:{who.username}@{who.host}", declared_on=given)
         except InvalidReturnToWork as exc:
             raise fail(f"Refused: {exc}.") from None
         with connect() as conn:  # its figures follow: on record
             access_log.record(conn, who, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
                               claim.affiliation_number, "immatriculation": claim.immatriculation}])  # fmt: skip
-    if (ended := claim.returned) is None:  # record_return_to_work returns the claim with its return
+    if (ended := claim.returned) is None:  # the service returns the claim with its return
         raise fail(f"No return to work recorded on claim {claim_id}.")
     late = " (declared late)" if ended.late_notice else ""
     console.print(f"Recorded: benefit ends {ended.benefit_end}, {ended.months_due} month(s) due{late}.")
