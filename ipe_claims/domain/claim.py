@@ -6,6 +6,7 @@ Events are the library's explicit event classes; the aggregate checks an invaria
 from __future__ import annotations
 
 import uuid
+from dataclasses import field
 from datetime import date, datetime
 from typing import Any
 
@@ -126,15 +127,9 @@ class Claim(Aggregate):
         status: str
         reason: str | None
         sha256: str | None
-        rib: str | None
+        rib: str | None = field(repr=False)
         agent: str
         agency: str
-
-        def __repr__(self) -> str:
-            return (
-                f"Claim.DocumentRecorded(originator_id={self.originator_id!r}, "
-                f"originator_version={self.originator_version!r}, kind={self.kind!r}, status={self.status!r})"
-            )
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Claim)
