@@ -487,6 +487,14 @@ class Claim(Aggregate):
         )
 
 
+# Every event a claim's stream may hold: what the relay publishes and a replay reads (CLAIM_TOPICS).
+CLAIM_EVENTS: tuple[type, ...] = (
+    Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired, Claim.ReturnedToWork,
+    Claim.DocumentRecorded, Claim.ReviewRuled, Claim.ForceMajeureGranted, Claim.DossierExpired,
+    Claim.PaymentsScheduled, Claim.PaymentIssued, Claim.PaymentsCancelled,
+)  # fmt: skip
+
+
 class InsuredRecord(Aggregate):
     """One per insured: opening a claim appends here too, in the same transaction, so two concurrent
     submissions for the same insured conflict on this stream and exactly one wins."""

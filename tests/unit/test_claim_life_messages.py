@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from ipe_claims.adapters.avro import AvroCodec
 from ipe_claims.adapters.claim_messages import RecordDecoder, to_message, to_record
-from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.claim import CLAIM_EVENTS, Claim
 from ipe_claims.domain.dossier import DossierFacts
 from ipe_claims.domain.lifecycle import return_to_work
 from ipe_claims.domain.review import ForceMajeure
@@ -69,6 +69,10 @@ def test_every_new_event_is_published_with_its_schema() -> None:
             and record["version"] == event.originator_version
         )
     assert names >= NEW
+    assert {type(event) for event in events} | {
+        Claim.AwaitingDeclaration,
+        Claim.DeclarationWaitExpired,
+    } == set(CLAIM_EVENTS)
     assert set(CODEC.latest) >= NEW
 
 
