@@ -92,8 +92,10 @@ def reached_with(
     """Whether ``decision`` was reached with these rulings (``decide_reviewed``): the outcomes they change
     carry their reasons. A claim keeps a decision that ignores a ruling on it from being recorded."""
     figures = {outcome.rule: outcome.figures for outcome in decision.outcomes}
+    motif = figures.get("involuntary_loss", {})
     motif_ok = motif_ruling is None or (
-        figures.get("involuntary_loss", {}).get("review_reason") == motif_ruling.reason
+        motif.get("review") == ("involuntary" if motif_ruling.involuntary else "voluntary")
+        and motif.get("review_reason") == motif_ruling.reason
     )
     plea_ok = force_majeure is None or (
         figures.get("filed_in_time", {}).get("force_majeure_reason") == force_majeure.reason

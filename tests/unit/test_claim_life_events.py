@@ -11,7 +11,7 @@ from ipe_claims.domain.claim import Claim, ClaimAlreadyDecided
 from ipe_claims.domain.claim_life import AgentRequired
 from ipe_claims.domain.dossier import DossierFacts, InvalidDocument
 from ipe_claims.domain.dossier_rejection import DOSSIER_INCOMPLETE, DossierNotExpired
-from ipe_claims.domain.review import ForceMajeure, InvalidReview
+from ipe_claims.domain.review import ForceMajeure, InvalidReview, MotifRuling
 from ipe_claims.domain.rib import InvalidRib
 from ipe_claims.domain.rules import FILED_LATE, INSUFFICIENT_DAYS_36, REJETE, VALABLE
 from tests.unit.claim_life import (
@@ -45,6 +45,9 @@ def test_an_autre_claim_waits_for_review_then_is_decided_with_the_ruling() -> No
     with pytest.raises(InvalidReview) as ignored:
         claim.decide(decision_for(claim), decided_by="projector", at=later(4))  # the catalogue rejects Autre
     assert ignored.value.code == "decision_ignores_ruling"
+    opposite = MotifRuling(False, "Fermeture du chantier constatée par le PV")
+    with pytest.raises(InvalidReview):  # the same reason, the other verdict
+        claim.decide(decision_for(claim, ruling=opposite), decided_by="projector", at=later(4))
     claim.decide(decision_for(claim, ruling=claim.motif_ruling), decided_by="projector", at=later(4))
     with in_memory_app() as app:
         loaded = saved_and_loaded(app, claim)
