@@ -56,6 +56,14 @@ _LIFECYCLE: dict[type, tuple[str, ...]] = {
         "late_notice",
         "declared_by",
     ),
+    # The RIB piece's digits stay in the event store: ClaimDocumentRecorded has no field for them.
+    Claim.DocumentRecorded: ("kind", "status", "reason", "sha256", "agent", "agency"),
+    Claim.ReviewRuled: ("involuntary", "reason", "agent", "agency"),
+    Claim.ForceMajeureGranted: ("reason", "agent", "agency"),
+    Claim.DossierExpired: ("deadline", "observed_on"),
+    Claim.PaymentsScheduled: ("months", "amount_centimes"),
+    Claim.PaymentIssued: ("month", "amount_centimes", "file_id"),
+    Claim.PaymentsCancelled: ("months",),
 }
 
 

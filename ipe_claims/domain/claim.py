@@ -6,13 +6,35 @@ Events are the library's explicit event classes; the aggregate checks an invaria
 from __future__ import annotations
 
 import uuid
+from dataclasses import field
 from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ipe_claims.domain import dossier, payments, review
+from ipe_claims.domain.claim_life import (
+    AgentRuling,
+    DecisionRecord,
+    PaymentLine,
+    RecordedDocument,
+    check_agent,
+    is_scan_digest,
+    rib_of,
+)
+from ipe_claims.domain.dates import local_date
+from ipe_claims.domain.dossier import DocumentRecord, DossierFacts, InvalidDocument
+from ipe_claims.domain.dossier_rejection import (
+    CLAIM_NOT_VALABLE,
+    DossierNotExpired,
+    reject_incomplete_dossier,
+)
 from ipe_claims.domain.errors import DomainError
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, InvalidReturnToWork, ReturnToWork
+from ipe_claims.domain.motifs import get_motif
+from ipe_claims.domain.payments import InvalidPayment
+from ipe_claims.domain.review import InvalidReview, MotifRuling
+from ipe_claims.domain.rib import Rib
 from ipe_claims.domain.rules import REJETE, VALABLE, Decision, benefit_end, ruleset_for
 
 EN_COURS = "En cours"
@@ -59,6 +81,7 @@ class Claim(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Claim)
             aggregate.decision = Decision.from_dict(self.decision)
+            aggregate.decisions.append(DecisionRecord(aggregate.decision, self.decided_by, self.timestamp))
             aggregate.awaiting = None
 
     class AwaitingDeclaration(Aggregate.Event):
@@ -96,6 +119,96 @@ class Claim(Aggregate):
                 self.return_date, self.declared_on, self.months_due, self.benefit_end, self.late_notice
             )
 
+    class DocumentRecorded(Aggregate.Event):
+        """An agent recorded a piece of the dossier. ``rib`` is the account's 24 digits (the RIB piece only,
+        not when refused): the event store is their record; the Avro message and ``repr`` leave them out."""
+
+        kind: str
+        status: str
+        reason: str | None
+        sha256: str | None
+        rib: str | None = field(repr=False)
+        agent: str
+        agency: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            rib = rib_of(self.rib) if self.rib is not None else None
+            record = DocumentRecord(self.kind, self.status, local_date(self.timestamp), self.reason, rib)
+            aggregate.documents.append(
+                RecordedDocument(record, self.sha256, self.agent, self.agency, self.timestamp)
+            )
+
+    class ReviewRuled(Aggregate.Event):
+        """An agent ruled whether the loss under a motif that needs judgement was involuntary."""
+
+        involuntary: bool
+        reason: str
+        agent: str
+        agency: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.review = AgentRuling(
+                self.reason, self.agent, self.agency, self.timestamp, self.involuntary
+            )
+
+    class ForceMajeureGranted(Aggregate.Event):
+        """An agent excused a late filing; the claim's next event is its new decision."""
+
+        reason: str
+        agent: str
+        agency: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.force_majeure = AgentRuling(self.reason, self.agent, self.agency, self.timestamp)
+
+    class DossierExpired(Aggregate.Event):
+        """The dossier was incomplete on its deadline (seen ``observed_on``); a Rejeté decision follows."""
+
+        deadline: date
+        observed_on: date
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.dossier_expired_on = self.deadline
+
+    class PaymentsScheduled(Aggregate.Event):
+        """The months (YYYY-MM) a Valable claim is paid in, each for ``amount_centimes``."""
+
+        months: list[str]
+        amount_centimes: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            for month in self.months:
+                aggregate.payments[month] = PaymentLine(month, self.amount_centimes, payments.SCHEDULED)
+
+    class PaymentIssued(Aggregate.Event):
+        """The month's payment went out in the bank file ``file_id``."""
+
+        month: str
+        amount_centimes: int
+        file_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.payments[self.month] = PaymentLine(
+                self.month, self.amount_centimes, payments.ISSUED, self.file_id, local_date(self.timestamp)
+            )
+
+    class PaymentsCancelled(Aggregate.Event):
+        """Months no longer paid: after a return to work, or a claim that ended."""
+
+        months: list[str]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            for month in self.months:
+                line = aggregate.payments[month]
+                aggregate.payments[month] = PaymentLine(month, line.amount_centimes, payments.CANCELLED)
+
     def __init__(
         self,
         *,
@@ -125,6 +238,12 @@ class Claim(Aggregate):
         self.decision: Decision | None = None
         self.awaiting: AwaitedDeclaration | None = None
         self.returned: ReturnToWork | None = None
+        self.decisions: list[DecisionRecord] = []
+        self.review: AgentRuling | None = None
+        self.force_majeure: AgentRuling | None = None
+        self.documents: list[RecordedDocument] = []
+        self.dossier_expired_on: date | None = None
+        self.payments: dict[str, PaymentLine] = {}
 
     @classmethod
     def submit(cls, claim_id: uuid.UUID, **submitted: Any) -> Claim:
@@ -132,9 +251,15 @@ class Claim(Aggregate):
         return cls._create(cls.Submitted, id=claim_id, timestamp=submitted["filed_at"], **submitted)
 
     def decide(self, decision: Decision, decided_by: str, at: datetime | None = None) -> None:
-        """Record the decision, timed ``at`` the decider's clock (the library's clock when not given)."""
+        """Record the decision, timed ``at`` the decider's clock (the library's clock when not given).
+
+        After an agent's ruling on the motif, only a decision reached with it (``decide_reviewed``)."""
         if self.decision is not None:
             raise ClaimAlreadyDecided(f"claim {self.id} is already decided")
+        if not review.reached_with(decision, self.motif_ruling):
+            raise InvalidReview(
+                review.DECISION_IGNORES_RULING, "the decision ignores the agent's ruling on the motif"
+            )
         self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by, timestamp=at)
 
     def await_declaration(self, awaited: AwaitedDeclaration, at: datetime | None = None) -> None:
@@ -163,9 +288,192 @@ class Claim(Aggregate):
             declared_by=declared_by, timestamp=at,
         )  # fmt: skip
 
+    def record_document(
+        self,
+        kind: str,
+        status: str,
+        *,
+        agent: str,
+        agency: str,
+        at: datetime,
+        reason: str | None = None,
+        rib: str | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        """Record a piece of the dossier as received, verified or refused (dossier.document_record checks it;
+        a RIB by its key). A claim whose rejection is final takes no more pieces."""
+        check_agent(agent, agency)
+        if (
+            self.decision is not None
+            and self.decision.situation == REJETE
+            and not self.may_plead_force_majeure
+        ):
+            raise InvalidDocument(dossier.CLAIM_CLOSED, f"claim {self.id} is rejected: its dossier is closed")
+        if sha256 is not None and not is_scan_digest(sha256):
+            raise InvalidDocument(
+                dossier.SCAN_DIGEST_INVALID, "a scan is named by the lowercase hex of its SHA-256"
+            )
+        record = dossier.document_record(self.dossier_rules, kind, status, local_date(at), reason, rib)
+        self.trigger_event(
+            self.DocumentRecorded, kind=record.kind, status=record.status, reason=record.reason, sha256=sha256,
+            rib=str(record.rib) if record.rib is not None else None, agent=agent, agency=agency, timestamp=at,
+        )  # fmt: skip
+
+    def rule_on_motif(self, involuntary: bool, reason: str, *, agent: str, agency: str, at: datetime) -> None:
+        """An agent's ruling on a motif the rules cannot judge, before the claim is decided."""
+        check_agent(agent, agency)
+        if self.decision is not None:
+            raise InvalidReview(review.ALREADY_DECIDED, f"claim {self.id} is already decided")
+        if not get_motif(self.motif_code).needs_review:
+            raise InvalidReview(
+                review.MOTIF_NOT_REVIEWABLE, f"the motif {self.motif_code!r} is judged by the rules"
+            )
+        if self.review is not None:
+            raise InvalidReview(review.ALREADY_RULED, f"claim {self.id} was already reviewed")
+        ruling = MotifRuling(involuntary, reason)
+        self.trigger_event(
+            self.ReviewRuled, involuntary=ruling.involuntary, reason=ruling.reason, agent=agent, agency=agency,
+            timestamp=at,
+        )  # fmt: skip
+
+    def grant_force_majeure(
+        self, reason: str, decision: Decision, *, agent: str, agency: str, decided_by: str, at: datetime
+    ) -> None:
+        """Excuse a late filing and record the decision the rules reach without the deadline
+        (``decide_reviewed(…, force_majeure=…)``): two events, saved together."""
+        check_agent(agent, agency)
+        if not self.may_plead_force_majeure:
+            raise InvalidReview(
+                review.NOT_REJECTED_LATE, "only a claim rejected for late filing may plead force majeure"
+            )
+        plea = review.ForceMajeure(reason)
+        if not review.reached_with(decision, self.motif_ruling, plea):
+            raise InvalidReview(review.DECISION_IGNORES_RULING, "the new decision ignores an agent's ruling")
+        self.trigger_event(
+            self.ForceMajeureGranted, reason=plea.reason, agent=agent, agency=agency, timestamp=at
+        )
+        self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by, timestamp=at)
+
+    def expire_dossier(self, facts: DossierFacts, *, decided_by: str, at: datetime) -> None:
+        """End a Valable claim whose dossier was incomplete on its deadline, observed on ``at``'s date:
+        the expiry, then the Rejeté decision (dossier_rejection.py), saved together."""
+        if self.decision is None:
+            raise DossierNotExpired(CLAIM_NOT_VALABLE, f"claim {self.id} is not decided")
+        observed_on, deadline = local_date(at), self.dossier_deadline
+        at_deadline = dossier.dossier_on(facts, self.dossier_rules, self.document_records, deadline)
+        decision = reject_incomplete_dossier(self.decision, at_deadline, deadline, observed_on)
+        self.trigger_event(self.DossierExpired, deadline=deadline, observed_on=observed_on, timestamp=at)
+        self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by, timestamp=at)
+
+    def schedule_payments(self, *, at: datetime) -> None:
+        """Schedule a Valable claim's monthly payments (payments.schedule): those a return to work already
+        cut are not scheduled."""
+        if self.decision is None or self.decision.situation != VALABLE:
+            raise InvalidPayment(payments.CLAIM_NOT_VALABLE, f"claim {self.id} is not Valable")
+        if self.payments:
+            raise InvalidPayment(payments.ALREADY_SCHEDULED, f"claim {self.id}'s payments are scheduled")
+        plan = payments.schedule(self.decision, self.filed_on, self.returned)
+        kept = [payment for payment in plan if payment.status != payments.CANCELLED]
+        if not kept:
+            raise InvalidPayment(payments.NOTHING_TO_SCHEDULE, f"claim {self.id} has no month to pay")
+        self.trigger_event(
+            self.PaymentsScheduled, months=[p.month for p in kept], amount_centimes=kept[0].amount_centimes,
+            timestamp=at,
+        )  # fmt: skip
+
+    def issue_payment(self, month: str, *, file_id: str, at: datetime) -> None:
+        """Record the month's payment as issued in the bank file ``file_id``, once: to a verified RIB, of a
+        claim still Valable. Whether the month is due (the dossier's completion) is the payment run's call."""
+        line = self.payments.get(payments.parse_month(month))
+        if line is None:
+            raise InvalidPayment(payments.NOT_SCHEDULED, f"no payment of claim {self.id} in {month}")
+        if line.status == payments.ISSUED:
+            raise InvalidPayment(payments.ALREADY_ISSUED, f"the payment of {month} is already issued")
+        if line.status == payments.CANCELLED or self.situation != VALABLE:
+            raise InvalidPayment(payments.PAYMENT_CANCELLED, f"the payment of {month} is cancelled")
+        if self.rib is None:
+            raise InvalidPayment(payments.RIB_NOT_VERIFIED, f"claim {self.id} has no verified RIB")
+        if not file_id.strip():
+            raise InvalidPayment(payments.FILE_ID_REQUIRED, "an issued payment names its bank file")
+        self.trigger_event(
+            self.PaymentIssued,
+            month=month,
+            amount_centimes=line.amount_centimes,
+            file_id=file_id,
+            timestamp=at,
+        )
+
+    def cancel_payments(self, *, at: datetime) -> None:
+        """Cancel the scheduled months no longer due: past a return to work's ``months_due``, or all of them
+        once the claim is no longer Valable. Issued months stay issued."""
+        issued = [month for month, line in self.payments.items() if line.status == payments.ISSUED]
+        still_due = {
+            p.month
+            for p in payments.schedule(self.decision, self.filed_on, self.returned, issued=issued)
+            if p.status != payments.CANCELLED
+        } if self.decision is not None else set()  # fmt: skip
+        months = [
+            m for m, line in self.payments.items() if line.status == payments.SCHEDULED and m not in still_due
+        ]
+        if not months:
+            raise InvalidPayment(payments.NOTHING_TO_CANCEL, f"claim {self.id} has no payment to cancel")
+        self.trigger_event(self.PaymentsCancelled, months=months, timestamp=at)
+
     @property
     def situation(self) -> str:
         return self.decision.situation if self.decision else EN_COURS
+
+    @property
+    def filed_on(self) -> date:
+        """The Casablanca date of filing, as the rules read it."""
+        return local_date(self.filed_at)
+
+    @property
+    def decided_at(self) -> datetime | None:
+        """When the claim's current decision was made (not its last event's time)."""
+        return self.decisions[-1].decided_at if self.decisions else None
+
+    @property
+    def first_decided_at(self) -> datetime | None:
+        return self.decisions[0].decided_at if self.decisions else None
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Undecided under a motif that needs an agent's judgement, and not yet ruled on."""
+        return self.decision is None and get_motif(self.motif_code).needs_review and self.review is None
+
+    @property
+    def motif_ruling(self) -> MotifRuling | None:
+        """The agent's ruling on the motif, as ``decide_reviewed`` takes it."""
+        if self.review is None or self.review.involuntary is None:
+            return None
+        return MotifRuling(self.review.involuntary, self.review.reason)
+
+    @property
+    def may_plead_force_majeure(self) -> bool:
+        return self.decision is not None and review.may_plead_force_majeure(self.decision)
+
+    @property
+    def dossier_rules(self) -> dossier.DossierRules:
+        return dossier.dossier_rules_for(self.job_loss_date)
+
+    @property
+    def dossier_deadline(self) -> date:
+        return dossier.dossier_deadline(self.dossier_rules, self.job_loss_date, self.filed_on)
+
+    @property
+    def document_records(self) -> tuple[DocumentRecord, ...]:
+        return tuple(document.record for document in self.documents)
+
+    def dossier_for(self, facts: DossierFacts) -> dossier.Dossier:
+        """Where each piece this claim needs stands (the facts say which: nationality, conciliation)."""
+        return dossier.dossier_state(facts, self.dossier_rules, self.document_records)
+
+    @property
+    def rib(self) -> Rib | None:
+        """The account to pay: the RIB piece's, while its latest record is verified."""
+        latest = next((d.record for d in reversed(self.documents) if d.record.kind == dossier.RIB), None)
+        return latest.rib if latest is not None and latest.status == dossier.VERIFIED else None
 
     def is_open_on(self, day: date) -> bool:
         """Open from submission until rejected, or until its benefit period has ended."""
@@ -177,6 +485,14 @@ class Claim(Aggregate):
         return day <= benefit_end(
             self.job_loss_date, months or ruleset_for(self.job_loss_date).duration_months
         )
+
+
+# Every event a claim's stream may hold: what the relay publishes and a replay reads (CLAIM_TOPICS).
+CLAIM_EVENTS: tuple[type, ...] = (
+    Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired, Claim.ReturnedToWork,
+    Claim.DocumentRecorded, Claim.ReviewRuled, Claim.ForceMajeureGranted, Claim.DossierExpired,
+    Claim.PaymentsScheduled, Claim.PaymentIssued, Claim.PaymentsCancelled,
+)  # fmt: skip
 
 
 class InsuredRecord(Aggregate):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ipe_claims.domain.errors import DomainError
+from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.motifs import get_motif
 from ipe_claims.domain.rib import Rib, parse_rib
 from ipe_claims.domain.rules import SCHEME_START
@@ -31,9 +31,19 @@ ANAPEC = "attestation_anapec"
 
 MAX_REASON_LENGTH = 500
 
+# InvalidDocument codes (a RIB's own errors are rib.py's codes)
+DOCUMENT_KIND_UNKNOWN = "document_kind_unknown"
+DOCUMENT_STATUS_INVALID = "document_status_invalid"
+REASON_REQUIRED = "reason_required"
+REASON_TOO_LONG = "reason_too_long"
+RIB_NOT_EXPECTED = "rib_not_expected"
+RIB_REQUIRED = "rib_required"
+SCAN_DIGEST_INVALID = "scan_digest_invalid"
+CLAIM_CLOSED = "claim_closed"
 
-class InvalidDocument(DomainError):
-    """A document record the dossier cannot take; the message says why."""
+
+class InvalidDocument(CodedError):
+    """A document record the dossier cannot take; ``code`` says what is wrong, the message says why."""
 
 
 @dataclass(frozen=True)
@@ -189,18 +199,22 @@ def document_record(
     Raises InvalidDocument, or InvalidRib (rib.py) naming what is wrong with the 24 digits.
     """
     if kind not in rules.kinds:
-        raise InvalidDocument(f"unknown document kind {kind!r}; known: {', '.join(sorted(rules.kinds))}")
+        raise InvalidDocument(
+            DOCUMENT_KIND_UNKNOWN, f"unknown document kind {kind!r}; known: {', '.join(sorted(rules.kinds))}"
+        )
     if status not in RECORDABLE_STATUSES:
-        raise InvalidDocument(f"status must be one of {', '.join(RECORDABLE_STATUSES)}, not {status!r}")
+        raise InvalidDocument(
+            DOCUMENT_STATUS_INVALID, f"status must be one of {', '.join(RECORDABLE_STATUSES)}, not {status!r}"
+        )
     text = (reason or "").strip() or None
     if status == REFUSED and text is None:
-        raise InvalidDocument("a refused document states the reason")
+        raise InvalidDocument(REASON_REQUIRED, "a refused document states the reason")
     if text is not None and len(text) > MAX_REASON_LENGTH:
-        raise InvalidDocument(f"the reason is limited to {MAX_REASON_LENGTH} characters")
+        raise InvalidDocument(REASON_TOO_LONG, f"the reason is limited to {MAX_REASON_LENGTH} characters")
     if rib is not None and kind != RIB:
-        raise InvalidDocument("a RIB's digits belong to the RIB document only")
+        raise InvalidDocument(RIB_NOT_EXPECTED, "a RIB's digits belong to the RIB document only")
     if kind == RIB and status != REFUSED and rib is None:
-        raise InvalidDocument("the RIB's 24 digits are recorded with the RIB document")
+        raise InvalidDocument(RIB_REQUIRED, "the RIB's 24 digits are recorded with the RIB document")
     account = parse_rib(rib) if rib is not None else None
     return DocumentRecord(kind, status, recorded_on, text, account)
 

@@ -11,10 +11,17 @@ import dataclasses
 from datetime import date
 
 from ipe_claims.domain.dossier import Dossier
-from ipe_claims.domain.errors import DomainError
+from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.rules import REJETE, VALABLE, Decision, RuleOutcome
 
 DOSSIER_INCOMPLETE = "dossier_incomplete"
+# DossierNotExpired codes
+CLAIM_NOT_VALABLE = "claim_not_valable"
+DOSSIER_NOT_EXPIRED = "dossier_not_expired"
+
+
+class DossierNotExpired(CodedError):
+    """The claim cannot end for an incomplete dossier: it is not Valable, or its dossier has not expired."""
 
 
 def _dmy(day: date) -> str:
@@ -43,9 +50,12 @@ def reject_incomplete_dossier(
 ) -> Decision:
     """The decision that ends a Valable claim whose dossier was still incomplete after ``deadline``."""
     if decision.situation != VALABLE:
-        raise DomainError("only a valid claim can end for an incomplete dossier")
+        raise DossierNotExpired(CLAIM_NOT_VALABLE, "only a valid claim can end for an incomplete dossier")
     if dossier.complete or observed_on <= deadline:
-        raise DomainError(f"the dossier is complete or its deadline ({deadline.isoformat()}) has not passed")
+        raise DossierNotExpired(
+            DOSSIER_NOT_EXPIRED,
+            f"the dossier is complete or its deadline ({deadline.isoformat()}) has not passed",
+        )
     outcome = dossier_incomplete_outcome(dossier, deadline, observed_on)
     return dataclasses.replace(
         decision,

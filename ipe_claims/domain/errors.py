@@ -15,3 +15,11 @@ class SmigNotInForce(DomainError):
 
 class InvalidDeclaration(DomainError):
     """A monthly declaration that no CNSS history can contain (negative days or salary, mid-month period)."""
+
+
+class CodedError(DomainError):
+    """A refusal with a stable machine ``code`` (an API error code, a metric label) besides its message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ipe_claims.domain.errors import DomainError
+from ipe_claims.domain.errors import CodedError, DomainError
 from ipe_claims.domain.lifecycle import ReturnToWork
 from ipe_claims.domain.rules import VALABLE, Decision
 
@@ -27,8 +27,24 @@ SCHEDULED, DUE, ISSUED, CANCELLED = "scheduled", "due", "issued", "cancelled"
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
+# InvalidPayment codes
+CLAIM_NOT_VALABLE = "claim_not_valable"
+ALREADY_SCHEDULED = "payments_already_scheduled"
+NOTHING_TO_SCHEDULE = "nothing_to_schedule"
+NOT_SCHEDULED = "payment_not_scheduled"
+ALREADY_ISSUED = "payment_already_issued"
+PAYMENT_CANCELLED = "payment_cancelled"
+RIB_NOT_VERIFIED = "rib_not_verified"
+FILE_ID_REQUIRED = "file_id_required"
+NOTHING_TO_CANCEL = "nothing_to_cancel"
+
+
 class InvalidMonth(DomainError):
     """A month that is not written YYYY-MM."""
+
+
+class InvalidPayment(CodedError):
+    """A payment the claim cannot schedule, issue or cancel; ``code`` says why."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipe_claims.domain.contributions import MonthlyDeclaration
-from ipe_claims.domain.errors import DomainError
+from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.motifs import get_motif
 from ipe_claims.domain.rules import (
     FILED_LATE,
@@ -31,17 +31,27 @@ from ipe_claims.domain.rules import (
 
 MAX_REASON_LENGTH = 500
 
+# InvalidReview codes
+REASON_REQUIRED = "reason_required"
+REASON_TOO_LONG = "reason_too_long"
+MOTIF_NOT_REVIEWABLE = "motif_not_reviewable"
+NOT_FILED_LATE = "not_filed_late"
+ALREADY_DECIDED = "claim_already_decided"
+ALREADY_RULED = "review_already_ruled"
+NOT_REJECTED_LATE = "not_rejected_late"
+DECISION_IGNORES_RULING = "decision_ignores_ruling"
 
-class InvalidReview(DomainError):
+
+class InvalidReview(CodedError):
     """A ruling the rules cannot take: no reason, a motif that needs none, a filing that was not late."""
 
 
 def _checked_reason(reason: str) -> str:
     text = reason.strip()
     if not text:
-        raise InvalidReview("a ruling states its reason")
+        raise InvalidReview(REASON_REQUIRED, "a ruling states its reason")
     if len(text) > MAX_REASON_LENGTH:
-        raise InvalidReview(f"the reason is limited to {MAX_REASON_LENGTH} characters")
+        raise InvalidReview(REASON_TOO_LONG, f"the reason is limited to {MAX_REASON_LENGTH} characters")
     return text
 
 
@@ -74,6 +84,23 @@ def awaits_review(motif_code: str, ruling: MotifRuling | None) -> bool:
 def may_plead_force_majeure(decision: Decision) -> bool:
     """Only a claim rejected for late filing can be decided again without the deadline."""
     return decision.rejection_code == FILED_LATE
+
+
+def reached_with(
+    decision: Decision, motif_ruling: MotifRuling | None = None, force_majeure: ForceMajeure | None = None
+) -> bool:
+    """Whether ``decision`` was reached with these rulings (``decide_reviewed``): the outcomes they change
+    carry their reasons. A claim keeps a decision that ignores a ruling on it from being recorded."""
+    figures = {outcome.rule: outcome.figures for outcome in decision.outcomes}
+    motif = figures.get("involuntary_loss", {})
+    motif_ok = motif_ruling is None or (
+        motif.get("review") == ("involuntary" if motif_ruling.involuntary else "voluntary")
+        and motif.get("review_reason") == motif_ruling.reason
+    )
+    plea_ok = force_majeure is None or (
+        figures.get("filed_in_time", {}).get("force_majeure_reason") == force_majeure.reason
+    )
+    return motif_ok and plea_ok
 
 
 def _motif_outcome(facts: ClaimFacts, ruling: MotifRuling) -> RuleOutcome:
@@ -133,7 +160,10 @@ def decide_reviewed(
     replaced: dict[str, RuleOutcome] = {}
     if motif_ruling is not None:
         if not get_motif(facts.motif_code).needs_review:
-            raise InvalidReview(f"the motif {facts.motif_code!r} is judged by the rules, not by an agent")
+            raise InvalidReview(
+                MOTIF_NOT_REVIEWABLE,
+                f"the motif {facts.motif_code!r} is judged by the rules, not by an agent",
+            )
         involuntary = ruleset.involuntary_motifs - {facts.motif_code}
         if motif_ruling.involuntary:
             involuntary = involuntary | {facts.motif_code}
@@ -142,7 +172,7 @@ def decide_reviewed(
     if force_majeure is not None:
         delay = (facts.filed_on - facts.job_loss_date).days
         if delay <= ruleset.filing_deadline_days:
-            raise InvalidReview("force majeure excuses only a filing after the deadline")
+            raise InvalidReview(NOT_FILED_LATE, "force majeure excuses only a filing after the deadline")
         changes["filing_deadline_days"] = delay
         replaced["filed_in_time"] = _force_majeure_outcome(
             facts, delay, ruleset.filing_deadline_days, force_majeure

@@ -47,6 +47,10 @@ class Rib:
     def __str__(self) -> str:
         return f"{self.bank}{self.locality}{self.account}{self.key}"
 
+    def __repr__(self) -> str:
+        """A log line or a traceback shows the bank and locality, never the account number."""
+        return f"Rib(bank={self.bank!r}, locality={self.locality!r}, account='…')"
+
 
 def rib_key(first_22_digits: str) -> str:
     """The two key digits (01-97) that make the 24-digit number divisible by 97."""
