@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -25,7 +26,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg.rows import tuple_row
 
 # `portal`: an upstream portal that publishes on its Kafka topic for the affiliations it holds (docs/security.md).
-ROLES = ("employer", "auditor", "analyst", "admin", "portal")
+# `agent`: a CNSS agent of one agency, who records dossier pieces and rules on reviews (docs/security.md).
+ROLES = ("employer", "auditor", "analyst", "admin", "portal", "agent")
+AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,15}$")
 FREE_FAILURES = 3  # failed logins answered at once; from then on, 1 s, 2 s, 4 s … (at most 60 s) apart
 LOCK_AFTER = 10  # consecutive failures from one address that lock the account for that address
 ACCOUNT_LOCK_AFTER = 100  # failures within LOCK_FOR, from all addresses, that lock it for everyone
@@ -46,6 +49,7 @@ class Principal:
     username: str
     role: str
     affiliations: frozenset[str]
+    agency: str | None = None  # an agent's agency code; None for every other role
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,15 @@ def _check_password(password: str) -> None:
 
 
 def create_account(
-    conn: psycopg.Connection[Any], username: str, password: str, role: str, affiliations: list[str]
-) -> None:
+    conn: psycopg.Connection[Any], username: str, password: str, role: str, affiliations: list[str],
+    agency: str | None = None,
+) -> None:  # fmt: skip
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role == "agent" and not (agency and AGENCY_CODE.match(agency)):
+        raise AccountError("an agent account needs --agency, its agency's code (2 to 16 capitals or digits)")
+    if role != "agent" and agency:
+        raise AccountError(f"a {role} account has no agency")
     if role == "employer" and not affiliations:
         raise AccountError("an employer account needs at least one --affiliation")
     if role not in ("employer", "portal") and affiliations:
@@ -98,8 +107,8 @@ def create_account(
         if _one(conn, "SELECT 1 FROM accounts WHERE username = %s", (username,)):
             raise AccountError(f"account {username!r} already exists")
         conn.execute(
-            "INSERT INTO accounts (username, password_hash, role) VALUES (%s, %s, %s)",
-            (username, _hasher.hash(password), role),
+            "INSERT INTO accounts (username, password_hash, role, agency) VALUES (%s, %s, %s, %s)",
+            (username, _hasher.hash(password), role, agency),
         )
         for affiliation in affiliations:
             conn.execute(
@@ -256,7 +265,7 @@ def issue_token(conn: psycopg.Connection[Any], username: str, password: str, ttl
 
 
 _PRINCIPAL = (
-    "SELECT a.username, a.role, coalesce(array_agg(aa.affiliation_number) "
+    "SELECT a.username, a.role, a.agency, coalesce(array_agg(aa.affiliation_number) "
     "FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}') FROM accounts a "
     "LEFT JOIN account_affiliations aa USING (username) "
 )
@@ -266,31 +275,34 @@ def principal_for_token(conn: psycopg.Connection[Any], token: str) -> Principal 
     row = _one(
         conn,
         _PRINCIPAL + "JOIN api_tokens t ON t.username = a.username "
-        "WHERE t.token_hash = %s AND t.expires_at > now() AND NOT a.disabled GROUP BY a.username, a.role",
+        "WHERE t.token_hash = %s AND t.expires_at > now() AND NOT a.disabled GROUP BY a.username",
         (token_hash(token),),
     )
-    return Principal(row[0], row[1], frozenset(row[2])) if row else None
+    return Principal(row[0], row[1], frozenset(row[3]), row[2]) if row else None
 
 
 def principals_for_tokens(conn: psycopg.Connection[Any], tokens: Collection[str]) -> dict[str, Principal]:
     """``principal_for_token`` of many tokens in one query: those that name an enabled account now."""
     hashes = {token_hash(token): token for token in tokens}
     rows = conn.cursor(row_factory=tuple_row).execute(
-        "SELECT t.token_hash, a.username, a.role, coalesce(array_agg(aa.affiliation_number) "
+        "SELECT t.token_hash, a.username, a.role, a.agency, coalesce(array_agg(aa.affiliation_number) "
         "FILTER (WHERE aa.affiliation_number IS NOT NULL), '{}') FROM accounts a "
         "LEFT JOIN account_affiliations aa USING (username) JOIN api_tokens t ON t.username = a.username "
         "WHERE t.token_hash = ANY(%s) AND t.expires_at > now() AND NOT a.disabled "
-        "GROUP BY t.token_hash, a.username, a.role",
+        "GROUP BY t.token_hash, a.username",
         (list(hashes),),
     )
-    return {hashes[found]: Principal(username, role, frozenset(held)) for found, username, role, held in rows}
+    return {
+        hashes[found]: Principal(username, role, frozenset(held), agency)
+        for found, username, role, agency, held in rows
+    }
 
 
 def enabled_account(conn: psycopg.Connection[Any], username: str) -> Principal | None:
     """An enabled account by name (the Kafka ingress's sender, named by its topic), else None."""
-    row = _one(conn, _PRINCIPAL + "WHERE a.username = %s AND NOT a.disabled GROUP BY a.username, a.role",
+    row = _one(conn, _PRINCIPAL + "WHERE a.username = %s AND NOT a.disabled GROUP BY a.username",
                (username,))  # fmt: skip
-    return Principal(row[0], row[1], frozenset(row[2])) if row else None
+    return Principal(row[0], row[1], frozenset(row[3]), row[2]) if row else None
 
 
 def portal_names(conn: psycopg.Connection[Any]) -> list[str]:

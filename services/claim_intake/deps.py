@@ -198,8 +198,8 @@ def verified(tokens: Tokens, bearer: Bearer, current: Principal | None) -> Princ
 
 
 async def _claim_reader(caller: Caller) -> Principal:
-    """Who reads claims and their personal data: employers (their own) and auditors (all)."""
-    if caller.role not in ("employer", "auditor"):
+    """Who reads claims and their personal data: employers (their own), auditors and agents (all)."""
+    if caller.role not in ("employer", "auditor", "agent"):
         raise errors.forbidden()
     return caller
 
@@ -207,13 +207,29 @@ async def _claim_reader(caller: Caller) -> Principal:
 ClaimReader = Annotated[Principal, Depends(_claim_reader)]
 
 
+async def _agent(caller: Caller) -> Principal:
+    """A CNSS agent (role ``agent``, bound to an agency): records dossier pieces, rules on reviews."""
+    if caller.role != "agent" or not caller.agency:
+        raise errors.forbidden()
+    return caller
+
+
+Agent = Annotated[Principal, Depends(_agent)]
+
+
 def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def reads_every_claim(caller: Principal) -> bool:
+    """The fund's staff who instruct or audit claims: auditors and agents see all of a claim, on record."""
+    return caller.role in ("auditor", "agent")
+
+
 def may_read_claim(caller: Principal, affiliation_number: str) -> bool:
-    """Auditors read every claim; an employer only those of its own affiliations."""
-    return caller.role == "auditor" or (
+    """Auditors and agents (who instruct claims nationally; their agency is recorded with each action)
+    read every claim; an employer only those of its own affiliations."""
+    return reads_every_claim(caller) or (
         caller.role == "employer" and affiliation_number in caller.affiliations
     )
 

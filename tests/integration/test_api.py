@@ -45,7 +45,7 @@ def user(
 ) -> User:
     """A new account with a random name, logged in."""
     username = f"{role}-{random_digits(9)}"
-    create_account(conn, username, PASSWORD, role, list(affiliations))
+    create_account(conn, username, PASSWORD, role, list(affiliations), "CASA-01" if role == "agent" else None)
     response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200
     return User(username, {"Authorization": f"Bearer {response.json()['access_token']}"})

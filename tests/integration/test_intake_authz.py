@@ -24,24 +24,25 @@ from tests.integration.test_api import User, claim_body, decided, employer_of, s
 pytestmark = pytest.mark.integration
 RETURN_DATE = (TODAY + timedelta(days=40)).isoformat()
 
-ROLES = ("owner", "other_employer", "auditor", "analyst", "admin", "portal", "anonymous")
+ROLES = ("owner", "other_employer", "auditor", "agent", "analyst", "admin", "portal", "anonymous")
 ENDPOINTS = ("motifs", "affiliations", "insured", "preview", "submit", "list", "export", "claim", "decision",
              "events", "notifications", "return_to_work")  # fmt: skip
 # Status by endpoint, in the order of ROLES.
 EXPECTED = {
-    "motifs":       (200, 200, 200, 200, 200, 200, 200),
-    "affiliations": (200, 200, 403, 403, 403, 403, 401),
-    "insured":      (200, 404, 403, 403, 403, 403, 401),
-    "preview":      (200, 404, 403, 403, 403, 403, 401),
-    "submit":       (201, 404, 403, 403, 403, 403, 401),
-    "list":         (200, 200, 200, 403, 403, 403, 401),
-    "export":       (200, 200, 200, 403, 403, 403, 401),
-    "claim":        (200, 404, 200, 404, 404, 404, 401),
-    "decision":     (200, 404, 200, 404, 404, 404, 401),
-    "events":       (200, 404, 200, 404, 404, 404, 401),
-    "notifications": (200, 404, 200, 404, 404, 404, 401),
+    "motifs":       (200, 200, 200, 200, 200, 200, 200, 200),
+    "affiliations": (200, 200, 403, 403, 403, 403, 403, 401),
+    "insured":      (200, 404, 403, 403, 403, 403, 403, 401),
+    "preview":      (200, 404, 403, 403, 403, 403, 403, 401),
+    "submit":       (201, 404, 403, 403, 403, 403, 403, 401),
+    "list":         (200, 200, 200, 200, 403, 403, 403, 401),
+    "export":       (200, 200, 200, 200, 403, 403, 403, 401),
+    "claim":        (200, 404, 200, 200, 404, 404, 404, 401),
+    "decision":     (200, 404, 200, 200, 404, 404, 404, 401),
+    "events":       (200, 404, 200, 200, 404, 404, 404, 401),
+    "notifications": (200, 404, 200, 200, 404, 404, 404, 401),
     # Admins have no claim access over HTTP (docs/security.md): a caseworker uses `ipe claims return-to-work`.
-    "return_to_work": (200, 404, 403, 403, 403, 403, 401),
+    # Agents read every claim (they instruct them); the return to work is the employer's declaration.
+    "return_to_work": (200, 404, 403, 403, 403, 403, 403, 401),
 }  # fmt: skip
 
 
@@ -67,7 +68,9 @@ def cast(pipeline: Pipeline, client: TestClient, settings: Settings) -> Cast:
         owner = employer_of(client, conn, insured)
         users = {"owner": owner, "other_employer": employer_of(client, conn, declare(conn, months=12)),
                  "anonymous": User("anonymous", {})}  # fmt: skip
-        users |= {role: user(client, conn, role) for role in ("auditor", "analyst", "admin", "portal")}
+        users |= {
+            role: user(client, conn, role) for role in ("auditor", "agent", "analyst", "admin", "portal")
+        }
     claim_id = submit(client, owner, insured)
     decided(client, owner, claim_id)
     return Cast(users, insured, spare, claim_id)

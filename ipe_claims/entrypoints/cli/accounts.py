@@ -24,11 +24,13 @@ def create(
     password: Annotated[str, typer.Option()],
     role: Annotated[str, typer.Option()] = "employer",
     affiliation: Annotated[list[str] | None, typer.Option()] = None,
+    agency: Annotated[str | None, typer.Option(help="An agent's agency code (role agent only).")] = None,
 ) -> None:
-    """Create an account; an employer account needs one --affiliation or more (a compte groupe)."""
+    """Create an account; an employer account needs one --affiliation or more (a compte groupe), an agent
+    account its --agency."""
     with connect() as conn:
         try:
-            create_account(conn, username, password, role, affiliation or [])
+            create_account(conn, username, password, role, affiliation or [], agency)
         except AccountError as exc:
             raise fail(str(exc)) from None
     console.print(f"Account {username} ({role}) created.")

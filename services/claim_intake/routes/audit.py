@@ -19,6 +19,7 @@ from services.claim_intake.deps import (
     DecimalJSONResponse,
     Store,
     parse_uuid,
+    reads_every_claim,
     request_id,
 )
 
@@ -31,10 +32,12 @@ def claim_events(
     claim_id: str, caller: Caller, conn: Db, store: Store, request: Request
 ) -> DecimalJSONResponse:
     found = parse_uuid(claim_id)
-    history = claim_history(store, conn, found) if caller.role in ("auditor", "employer") else None
+    history = (
+        claim_history(store, conn, found) if caller.role == "employer" or reads_every_claim(caller) else None
+    )
     if history is None:
         raise errors.not_found()
-    if caller.role == "auditor":
+    if reads_every_claim(caller):
         access_log.record(conn, caller, "claim.events", [{"claim_id": found, **_shown(history)}],
                           request_id(request))  # fmt: skip
         return DecimalJSONResponse(history)

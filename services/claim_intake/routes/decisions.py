@@ -17,6 +17,7 @@ from services.claim_intake.deps import (
     Now,
     Store,
     claim_affiliation,
+    reads_every_claim,
     request_id,
 )
 from services.claim_intake.errors import ApiError
@@ -59,7 +60,7 @@ def decision(claim_id: str, caller: Caller, conn: Db, store: Store, request: Req
     claim = store.get_claim(claim_affiliation(conn, caller, claim_id))
     access_log.record(conn, caller, "claim.decision", [{"claim_id": claim.id, "affiliation_number":
                       claim.affiliation_number, "immatriculation": claim.immatriculation}], request_id(request))  # fmt: skip
-    return DecimalJSONResponse(explanation(claim, with_figures=caller.role == "auditor"))
+    return DecimalJSONResponse(explanation(claim, with_figures=reads_every_claim(caller)))
 
 
 class ReturnToWorkRequest(BaseModel):

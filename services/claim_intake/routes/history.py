@@ -18,7 +18,14 @@ from ipe_claims.application.intake import calendar_date
 from ipe_claims.domain.dates import CASABLANCA
 from services.claim_intake import access_log, errors
 from services.claim_intake.csv_cells import cell
-from services.claim_intake.deps import ClaimReader, DateText, Db, DecimalJSONResponse, request_id
+from services.claim_intake.deps import (
+    ClaimReader,
+    DateText,
+    Db,
+    DecimalJSONResponse,
+    reads_every_claim,
+    request_id,
+)
 from services.claim_intake.errors import ApiError
 from services.claim_intake.routes.claims import CLAIM_COLUMNS, ClaimOut, _row
 
@@ -96,7 +103,7 @@ def find_claims(conn: Any, caller: Principal, affiliation_number: str | None, si
         "AND (%(after_at)s::timestamptz IS NULL OR (filed_at, claim_id) < (%(after_at)s, %(after_id)s::uuid)) "
         "ORDER BY filed_at DESC, claim_id DESC LIMIT %(limit)s",
         {
-            "scope": None if caller.role == "auditor" else sorted(caller.affiliations),
+            "scope": None if reads_every_claim(caller) else sorted(caller.affiliations),
             "aff": affiliation_number,
             "sit": situation,
             "imm": immatriculation,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from ipe_claims.domain.notification import NO_CONTACT
 from services.claim_intake import access_log
-from services.claim_intake.deps import Caller, Db, claim_affiliation, request_id
+from services.claim_intake.deps import Caller, Db, claim_affiliation, reads_every_claim, request_id
 
 router = APIRouter(prefix="/api/v1/claims")
 _TIMES = ("requested_at", "last_attempt_at", "sent_at", "next_attempt_at")
@@ -38,7 +38,7 @@ def notifications(claim_id: str, caller: Caller, conn: Db, request: Request) -> 
     """The claim's employer and auditors see what was sent, how, and when; never the worker's address.
     What the insured was told (deposit, acceptance, rejection) is about them: the read is access-logged."""
     claim = claim_affiliation(conn, caller, claim_id)
-    found = deliveries(conn, claim, raw=caller.role == "auditor")
+    found = deliveries(conn, claim, raw=reads_every_claim(caller))
     access_log.record(conn, caller, "claim.notifications", [{"claim_id": claim}], request_id(request))
     return found
 
