@@ -21,13 +21,9 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ipe_claims.application.filing import open_claim
-from ipe_claims.domain.claim import Claim, InsuredRecord
+from ipe_claims.domain.claim import CLAIM_EVENTS, Claim, InsuredRecord
 
-CLAIM_TOPICS = tuple(
-    get_topic(event_class)
-    for event_class in (Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired,
-                        Claim.ReturnedToWork)
-)  # fmt: skip
+CLAIM_TOPICS = tuple(get_topic(event_class) for event_class in CLAIM_EVENTS)
 
 
 class DateAsISO(Transcoding):
