@@ -1,4 +1,6 @@
-"""Claim events as Kafka messages: store event → Avro record + headers, keyed by claim id.
+"""Claim events as Kafka messages: store event → Avro record + headers, keyed by claim id. The one
+decoder of stored claim events: the relay, a replay and the notifier all read them through
+``RecordDecoder``, the audit's history through ``to_record``.
 
 ``RecordDecoder`` builds the same record straight from a stored notification: the event store's mapper
 decodes a state with the standard ``json`` module and a Python hook called for every JSON object (a
@@ -7,19 +9,19 @@ replay spent per event. ``orjson`` parses the same bytes several times faster; t
 (``{"_type_": …, "_data_": …}``: dates, instants) of a claim event are top-level attributes, decoded
 here with the store's own transcodings. Whenever the state holds a transcoded value anywhere else
 (counted in the raw bytes), is enciphered or compressed, or its class would be upcast, the event goes
-through the mapper as before: the record is the same either way.
+through the mapper as before (``ClaimsApplication.to_event``): the record is the same either way.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, StoredEvent, find_id_convertor
+from eventsourcing.persistence import Notification, StoredEvent, Transcoding, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
 from ipe_claims.adapters.avro import AvroCodec
@@ -116,31 +118,37 @@ def to_message(codec: AvroCodec, event: Any) -> Message:
     return message_of(codec, to_record(event))
 
 
+class StoredEvents(Protocol):
+    """What the decoder needs of the claims application (``ClaimsApplication``), not its mapper."""
+
+    def to_event(self, stored: StoredEvent) -> Any: ...
+
+    def plain_transcodings(self) -> Mapping[str, Transcoding] | None: ...
+
+
 class RecordDecoder:
-    """``to_record(mapper.to_domain_event(n))`` of a stored claim notification, without the mapper when
-    the state allows. Without ``with_event_id`` the record leaves out its ``event_id``, which no
-    projection reads and which costs a SHA-1 per event (``uuid5``); the relay needs it.
+    """``to_record(store.to_event(n))`` of a stored claim notification, without the mapper when the
+    state allows. Without ``with_event_id`` the record leaves out its ``event_id``, which no projection
+    reads and which costs a SHA-1 per event (``uuid5``); the relay needs it.
     """
 
-    def __init__(self, mapper: Mapper[Any], with_event_id: bool = False) -> None:
-        self.mapper = mapper
+    def __init__(self, store: StoredEvents, with_event_id: bool = False) -> None:
+        self.store = store
         self.with_event_id = with_event_id
-        transcoder = mapper.transcoder
-        plain = mapper.cipher is None and mapper.compressor is None and isinstance(transcoder, JSONTranscoder)
-        self.transcodings = transcoder.names if plain and isinstance(transcoder, JSONTranscoder) else None
+        self.transcodings = store.plain_transcodings()
         self._classes: dict[str, type[Any] | None] = {}
 
     def record(self, notification: StoredEvent) -> Record:
         record = self._fast(notification)
         if record is None:
-            name, full = to_record(self.mapper.to_domain_event(notification))
+            name, full = to_record(self.store.to_event(notification))
             if not self.with_event_id:
                 full.pop("event_id", None)
             record = name, full
         return record
 
     def message(self, codec: AvroCodec, notification: Notification) -> Message:
-        """The relay's message of the notification: ``to_message(codec, mapper.to_domain_event(n))``."""
+        """The relay's message of the notification: ``to_message(codec, store.to_event(n))``."""
         if not self.with_event_id:
             raise ValueError("a message carries the event id: this decoder was made without it")
         return message_of(codec, self.record(notification))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 
 from ipe_claims.application.filing import open_claim
 from ipe_claims.domain.claim import CLAIM_EVENTS, Claim, InsuredRecord
+from ipe_claims.domain.notification import Notification as Delivery
 
 CLAIM_TOPICS = tuple(get_topic(event_class) for event_class in CLAIM_EVENTS)
 
@@ -38,6 +39,10 @@ class DateAsISO(Transcoding):
 
 
 class ClaimsApplication(Application[uuid.UUID]):
+    """The one way to the event store: nothing outside this class touches the library's ``recorder``,
+    ``mapper``, ``repository`` or ``events`` (tests/unit/test_store_boundary.py checks it). Callers get
+    aggregates, domain events or stored notifications from the methods below."""
+
     name = "ipe"  # the events table is ``ipe_events``
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -60,6 +65,18 @@ class ClaimsApplication(Application[uuid.UUID]):
     def first_version(self, claim_id: uuid.UUID) -> Claim:
         """The claim as it was submitted (version 1): what a retried submission answers."""
         return self.get_claim(claim_id, version=1)
+
+    def get_delivery(self, delivery_id: uuid.UUID) -> Delivery:
+        """The Notification (a message's delivery on one channel); AggregateNotFoundError when none has
+        this id, TypeError when the id is another aggregate's."""
+        found: object = self.repository.get(delivery_id)
+        if not isinstance(found, Delivery):
+            raise TypeError(f"{delivery_id} is not a Notification")
+        return found
+
+    def claim_events(self, claim_id: uuid.UUID) -> list[DomainEventProtocol[uuid.UUID]]:
+        """Every event stored under ``claim_id``, in order, as domain events (the auditor's history)."""
+        return list(self.events.get(claim_id))
 
     def _postgres(self) -> PostgresAggregateRecorder:
         """The Postgres recorder, for the queries the library does not offer (not the in-memory one)."""
@@ -104,11 +121,13 @@ class ClaimsApplication(Application[uuid.UUID]):
                 )
 
     def first_events(self, ids: Collection[uuid.UUID]) -> list[StoredEvent]:
-        """The first stored event (version 1) of each aggregate among ``ids`` that exists, in one query,
-        not decoded: a claim's ClaimSubmitted says whom it concerns without folding the rest."""
+        """The first stored event (version 1) of each aggregate among ``ids`` that exists, not decoded: a
+        claim's ClaimSubmitted says whom it concerns without folding the rest. One query on Postgres."""
         if not ids:
             return []
-        recorder = self._postgres()
+        if not isinstance(self.recorder, PostgresAggregateRecorder):
+            return [stored for key in ids for stored in self.recorder.select_events(key, lte=1)]
+        recorder = self.recorder
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             rows = cursor.execute(self._statement("AND originator_version = 1"), (list(ids),)).fetchall()
         return [
@@ -174,9 +193,54 @@ class ClaimsApplication(Application[uuid.UUID]):
 
     def claim_notifications(self, after: int, limit: int) -> Sequence[Notification]:
         """The store's global order, claim events only, after notification id ``after``."""
+        return self.notifications(after, limit, CLAIM_TOPICS)
+
+    def notifications(self, after: int, limit: int, topics: Sequence[str]) -> Sequence[Notification]:
+        """The store's global order after notification id ``after``, events of ``topics`` only, up to
+        ``limit`` of them (the library's ``notification_log.select`` refuses more than ten a call)."""
         return self.recorder.select_notifications(
-            start=after, limit=limit, topics=CLAIM_TOPICS, inclusive_of_start=False
+            start=after, limit=limit, topics=topics, inclusive_of_start=False
         )
 
-    def to_event(self, notification: Notification) -> DomainEventProtocol[uuid.UUID]:
-        return self.mapper.to_domain_event(notification)
+    def claim_notification_pages(self, after: int, up_to: int, page: int) -> Iterator[Sequence[Notification]]:
+        """Pages of at most ``page`` claim notifications in ``(after, up_to]``, in global order: what
+        ``claim_notifications`` selects, read in binary on Postgres (the library's text-mode read spends
+        most of its time decoding each state's bytea from hexadecimal). The query keeps the library's
+        shape (no upper bound): Postgres then walks the notification index in order and stops after a
+        page, where an upper bound on a freshly loaded, not yet analysed table made it sort the whole
+        rest per page."""
+        while after < up_to and (found := self._claim_page(after, up_to, page)):
+            yield found
+            after = found[-1].id
+
+    def _claim_page(self, after: int, up_to: int, limit: int) -> list[Notification]:
+        if not isinstance(self.recorder, PostgresAggregateRecorder):
+            return [n for n in self.claim_notifications(after, limit) if n.id <= up_to]
+        datastore = self.recorder.datastore
+        with datastore.get_connection() as conn, conn.cursor(binary=True, row_factory=tuple_row) as cursor:
+            rows = cursor.execute(self._page_statement, (after, list(CLAIM_TOPICS), limit), prepare=True)
+            return [Notification(id=i, originator_id=o, originator_version=v, topic=t, state=bytes(s))
+                    for i, o, v, t, s in rows.fetchall() if i <= up_to]  # fmt: skip
+
+    @functools.cached_property
+    def _page_statement(self) -> str:
+        recorder = self._postgres()
+        return (
+            SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+                "WHERE notification_id > %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s")
+            .format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+            .as_string(None)
+        )  # fmt: skip
+
+    def to_event(self, stored: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        """The domain event of a stored event (upcast, deciphered, decompressed as configured)."""
+        return self.mapper.to_domain_event(stored)
+
+    def plain_transcodings(self) -> Mapping[str, Transcoding] | None:
+        """The store's transcodings by name when states are plain JSON (neither enciphered nor
+        compressed), for a decoder that parses them itself (``claim_messages.RecordDecoder``); None
+        when only ``to_event`` can read them."""
+        mapper, transcoder = self.mapper, self.mapper.transcoder
+        if mapper.cipher is None and mapper.compressor is None and isinstance(transcoder, JSONTranscoder):
+            return transcoder.names
+        return None

@@ -69,7 +69,7 @@ def claim_history(
     app: ClaimsApplication, conn: psycopg.Connection[Any], claim_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """None when the store holds no claim with this id."""
-    events: list[Any] = list(app.events.get(claim_id))
+    events: list[Any] = app.claim_events(claim_id)
     if not events or not isinstance(events[0], Claim.Submitted):
         return None
     seals = stream_status(conn, claim_id)

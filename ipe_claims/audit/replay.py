@@ -21,9 +21,10 @@ import psycopg
 from psycopg import sql
 
 from ipe_claims.adapters import projections
+from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.application.claims import CLAIM_TOPICS, ClaimsApplication
 from ipe_claims.audit import fold
-from ipe_claims.audit.store_source import RecordDecoder, claim_notifications
+from ipe_claims.audit.store_source import claim_notifications
 
 PAGE = 1000
 Record = tuple[str, dict[str, Any]]
@@ -64,7 +65,7 @@ def count_claim_events(conn: psycopg.Connection[Any], after: int, up_to: int) ->
 
 def store_records(app: ClaimsApplication, after: int, up_to: int) -> Iterator[tuple[int, Record]]:
     """Claim events of the store in global order, as the relay would publish them: (position, record)."""
-    decoder = RecordDecoder(app.mapper)
+    decoder = RecordDecoder(app)
     for page in claim_notifications(app, after, up_to):
         for notification in page:
             yield notification.id, decoder.record(notification)

@@ -37,10 +37,7 @@ class DeliveryProjection:
 
     def catch_up(self, conn: psycopg.Connection[Any]) -> int:
         """Project the next batch of Notification events; return how many were read."""
-        events = self.app.recorder.select_notifications(
-            start=self.position(conn), limit=BATCH, topics=delivery_log.NOTIFICATION_TOPICS,
-            inclusive_of_start=False,
-        )  # fmt: skip
+        events = self.app.notifications(self.position(conn), BATCH, delivery_log.NOTIFICATION_TOPICS)
         if not events:
             return 0
         for notification in self.app.get_many(self._behind(conn, events)).values():

@@ -37,7 +37,7 @@ class Relay:
         self.settings = settings
         self.app = app
         self.codec = codec
-        self.decoder = RecordDecoder(app.mapper, with_event_id=True)
+        self.decoder = RecordDecoder(app, with_event_id=True)
         self._producer: KafkaProducer | None = None
         self._topics_checked_at = 0.0
         self._locked_on: psycopg.Connection[Any] | None = None  # the connection holding RELAY_LOCK

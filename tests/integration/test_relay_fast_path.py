@@ -30,7 +30,7 @@ def test_the_fast_path_gives_the_mappers_message_for_every_claim_event(
     for n in range(36):
         own_store.save(along_a_path(rng, n))
     head = own_store.recorder.max_notification_id() or 0
-    decoder = RecordDecoder(own_store.mapper, with_event_id=True)
+    decoder = RecordDecoder(own_store, with_event_id=True)
     seen: set[str] = set()
     for page in claim_notifications(own_store, 0, head):
         for notification in page:
@@ -58,7 +58,7 @@ def test_a_state_the_fast_path_cannot_read_gives_the_mappers_message(
     notification = StoredNotification(
         id=1, originator_id=claim.id, originator_version=2, topic=get_topic(Claim.Decided), state=state
     )
-    decoder = RecordDecoder(own_store.mapper, with_event_id=True)
+    decoder = RecordDecoder(own_store, with_event_id=True)
     assert decoder._fast(notification) is None
     message = decoder.message(codec, notification)
     assert message == to_message(codec, own_store.to_event(notification))

@@ -23,13 +23,13 @@ import pytest
 from eventsourcing.persistence import Notification as StoredNotification
 from eventsourcing.utils import get_topic
 
-from ipe_claims.adapters.claim_messages import to_record
+from ipe_claims.adapters.claim_messages import RecordDecoder, to_record
 from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit import replay
 from ipe_claims.audit.fold import fold
 from ipe_claims.audit.replay import Record, Shadow, read_models, store_records
-from ipe_claims.audit.store_source import RecordDecoder, claim_notifications
+from ipe_claims.audit.store_source import claim_notifications
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, return_to_work
@@ -199,7 +199,7 @@ def test_the_store_decoder_gives_the_relays_record_of_each_claim_event(
     own_store: ClaimsApplication, stored: dict[uuid.UUID, int]
 ) -> None:
     head = own_store.recorder.max_notification_id() or 0
-    decoder = RecordDecoder(own_store.mapper)
+    decoder = RecordDecoder(own_store)
     seen = 0
     for page in claim_notifications(own_store, 0, head):
         for notification in page:
@@ -226,6 +226,6 @@ def test_a_state_the_fast_path_cannot_read_goes_through_the_mapper(own_store: Cl
     notification = StoredNotification(
         id=1, originator_id=claim_id, originator_version=2, topic=get_topic(Claim.Decided), state=state
     )
-    name, record = RecordDecoder(own_store.mapper).record(notification)
+    name, record = RecordDecoder(own_store).record(notification)
     assert name == "ClaimDecided" and record["seen_on"] == date(2025, 2, 3)
     assert record["claim_id"] == str(claim_id) and "event_id" not in record

@@ -85,7 +85,7 @@ def test_the_stored_event_and_the_domain_event_give_the_same_record() -> None:
             expected |= {(e.originator_id, e.originator_version): to_record(e) for e in pending}
             app.save(*pending)
         notifications = app.recorder.select_notifications(start=1, limit=1000)
-        decoder = RecordDecoder(app.mapper, with_event_id=True)
+        decoder = RecordDecoder(app, with_event_id=True)
         decoded = {(n.originator_id, n.originator_version): decoder.record(n) for n in notifications}
     assert decoded == expected
 
