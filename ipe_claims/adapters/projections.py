@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from ipe_claims.domain.claim import EN_COURS
+from ipe_claims.domain.claim import EN_COURS, Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
 
@@ -48,6 +48,15 @@ def submitted_stage(motif_code: str) -> str:
     """A claim under a motif that needs judgement waits for an agent (review.awaits_review) first."""
     motif = MOTIFS.get(motif_code)
     return "review" if motif is not None and motif.needs_review else "deciding"
+
+
+def stage_of(claim: Claim) -> str:
+    """The stage the projection gives the claim's row, from the aggregate (a row not projected yet)."""
+    if claim.decision is not None:
+        return "decided"
+    if claim.awaiting is not None:
+        return "awaiting_declaration"
+    return "review" if claim.awaiting_review else "deciding"
 
 
 def _update(conn: psycopg.Connection[Any], r: dict[str, Any], assignments: str) -> bool:
