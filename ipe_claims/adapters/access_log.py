@@ -1,7 +1,7 @@
 """The access log: who read which personal data, when (Moroccan law 09-08).
 
 One row per claim (or insured) shown, written before the data is: if the row cannot be written, the
-data is not shown. The reader is an API account (its name and role) or, for the ``ipe`` commands run on
+data is not shown. The reader is an API account (its name and role; an agent's agency too) or, for the ``ipe`` commands run on
 a server, the operating-system user and the host (role ``operator``): the log names a person either way.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, Protocol
 import psycopg
 
 _INSERT = (
-    "INSERT INTO access_log (username, role, action, claim_id, affiliation_number, immatriculation, request_id, host) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[])"
+    "INSERT INTO access_log (username, role, action, claim_id, affiliation_number, immatriculation, request_id, host, "
+    "agency) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[])"
 )
 
 
@@ -53,9 +53,10 @@ def rows(reader: Reader, action: str, shown: Iterable[dict[str, Any]],
          request_id: str | None = None) -> list[tuple[Any, ...]]:  # fmt: skip
     """``shown``: dicts with any of claim_id, affiliation_number, immatriculation (what was read)."""
     host = getattr(reader, "host", None)
+    agency = getattr(reader, "agency", None)  # an agent's (Principal.agency): they act for it
     return [
         (reader.username, reader.role, action, str(item["claim_id"]) if item.get("claim_id") else None,
-         item.get("affiliation_number"), item.get("immatriculation"), request_id, host)
+         item.get("affiliation_number"), item.get("immatriculation"), request_id, host, agency)
         for item in shown
     ]  # fmt: skip
 

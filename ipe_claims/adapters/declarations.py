@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.rules import LONG_WINDOW_MONTHS
@@ -169,7 +170,8 @@ def contribution_histories(
     if not wanted:
         return []
     windows = [months_before(loss, LONG_WINDOW_MONTHS) for _, loss in wanted]
-    rows = conn.execute(
+    cursor = conn.cursor(row_factory=tuple_row)  # tuples whatever the connection gives (the API's: dicts)
+    rows = cursor.execute(
         "SELECT w.n, d.affiliation_number, d.period, d.days, d.salary "
         "FROM unnest(%s::text[], %s::date[], %s::date[]) WITH ORDINALITY AS w(immatriculation, first, last, n) "
         "JOIN declarations d ON d.immatriculation = w.immatriculation AND d.period BETWEEN w.first AND w.last "

@@ -3,6 +3,9 @@
 The same functions serve the live projector (records from Kafka) and a replay (records from the store),
 so a rebuild is identical. Each row keeps the version of the last event applied; an older or repeated
 event is a no-op, which makes redelivery and re-publication harmless.
+
+``stage`` says why an undecided claim waits (migration 076 lists the values): ``deciding`` (the rules
+decide it next), ``review`` (an agent's ruling on its motif), ``awaiting_declaration``, ``decided``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from ipe_claims.domain.claim import EN_COURS
+from ipe_claims.domain.claim import EN_COURS, Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
 
@@ -23,15 +26,37 @@ def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str
     if name == "ClaimDecided":
         return _decided(conn, record)
     if name == "ClaimAwaitingDeclaration":
-        return _update(conn, record, "awaiting_month = %(month)s, awaiting_due = %(due)s")
+        return _update(
+            conn, record, "awaiting_month = %(month)s, awaiting_due = %(due)s, stage = 'awaiting_declaration'"
+        )
     if name == "ClaimDeclarationWaitExpired":
-        return _update(conn, record, "awaiting_month = awaiting_month")  # the decision follows
+        return _update(conn, record, "stage = 'deciding'")  # the decision follows
+    if name == "ClaimReviewRuled":
+        return _update(conn, record | {"outcome": "involuntary" if record["involuntary"] else "voluntary"},
+                       "stage = 'deciding', review_outcome = %(outcome)s, reviewed_at = %(occurred_at)s")  # fmt: skip
+    if name == "ClaimForceMajeureGranted":
+        return _update(conn, record, "force_majeure_at = %(occurred_at)s")  # the new decision follows
     if name == "ClaimReturnedToWork":
         return _update(
             conn, record,
             "returned_to_work_on = %(return_date)s, benefit_end_date = %(benefit_end)s, months_due = %(months_due)s",
         )  # fmt: skip
     return False
+
+
+def submitted_stage(motif_code: str) -> str:
+    """A claim under a motif that needs judgement waits for an agent (review.awaits_review) first."""
+    motif = MOTIFS.get(motif_code)
+    return "review" if motif is not None and motif.needs_review else "deciding"
+
+
+def stage_of(claim: Claim) -> str:
+    """The stage the projection gives the claim's row, from the aggregate (a row not projected yet)."""
+    if claim.decision is not None:
+        return "decided"
+    if claim.awaiting is not None:
+        return "awaiting_declaration"
+    return "review" if claim.awaiting_review else "deciding"
 
 
 def _update(conn: psycopg.Connection[Any], r: dict[str, Any], assignments: str) -> bool:
@@ -49,8 +74,8 @@ def _submitted(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
     cursor = conn.execute(
         """
         INSERT INTO claims (claim_id, version, affiliation_number, immatriculation, cin, nom, prenoms,
-            motif_code, motif_label, job_loss_date, filed_at, situation, situation_date)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            motif_code, motif_label, job_loss_date, filed_at, situation, situation_date, stage)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (claim_id) DO NOTHING
         """,
         (
@@ -67,6 +92,7 @@ def _submitted(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
             r["filed_at"],
             EN_COURS,
             local_date(r["filed_at"]),
+            submitted_stage(r["motif_code"]),
         ),
     )
     return cursor.rowcount == 1
@@ -80,6 +106,6 @@ def _decided(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
         "rejection_reason = %(rejection_reason_fr)s, rejection_reason_ar = %(rejection_reason_ar)s, "
         "monthly_amount = %(monthly_amount)s, duration_months = %(duration_months)s, "
         "ruleset_version = %(ruleset_version)s, awaiting_month = NULL, awaiting_due = NULL, "
-        "months_due = %(duration_months)s, "
+        "months_due = %(duration_months)s, stage = 'decided', "
         "benefit_end_date = (job_loss_date + make_interval(months => %(duration_months)s))::date",
     )  # fmt: skip

@@ -2,7 +2,8 @@
 
 A submitted claim is settled once: it waits when the claiming affiliation's declaration for the month
 before the loss is still coming, otherwise it is decided from the insured's contribution history by the
-rules in force at the job-loss date. A waiting claim is decided when its declaration has arrived or, on a
+rules in force at the job-loss date. A claim under a motif that needs judgement ("Autre", "Accident de
+travail") is not decided until an agent has ruled on it (``reviewing.py``), then with that ruling. A waiting claim is decided when its declaration has arrived or, on a
 day the sweep observes, once its wait expired. A claim already decided is left as it is, so a redelivered
 submission changes nothing.
 """
@@ -22,7 +23,8 @@ from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import awaited_declaration
-from ipe_claims.domain.rules import ClaimFacts, decide, ruleset_for
+from ipe_claims.domain.review import decide_reviewed
+from ipe_claims.domain.rules import ClaimFacts, ruleset_for
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Decider:
             claim = found.get(claim_id)
             if not isinstance(claim, Claim):
                 raise AggregateNotFoundError(claim_id)
-            if claim.decision is None:
+            if claim.decision is None and not claim.awaiting_review:
                 claims.append(claim)
         histories = self.declarations.histories([(c.immatriculation, c.job_loss_date) for c in claims])
         changed = []
@@ -68,8 +70,9 @@ def settle(
 ) -> None:
     """Decide the claim from the insured's ``history``, or wait for a declaration still coming; what it
     records is timed ``now``. ``today`` is the sweep's observation of the clock; without it a wait never
-    expires. The decision itself reads only the log's instants (``filed_at``), never the clock."""
-    if claim.decision is not None:
+    expires. The decision itself reads only the log's instants (``filed_at``), never the clock. A claim
+    that awaits an agent's ruling on its motif is left as it is; one ruled on is decided with the ruling."""
+    if claim.decision is not None or claim.awaiting_review:
         return
 
     def declared_by(affiliation_number: str) -> set[date]:
@@ -88,4 +91,5 @@ def settle(
             return
         claim.record_wait_expired(today, now)
     facts = ClaimFacts(job_loss_date=claim.job_loss_date, filed_on=filed_on, motif_code=claim.motif_code)
-    claim.decide(decide(facts, history), decided_by=decided_by, at=now)
+    decision = decide_reviewed(facts, history, motif_ruling=claim.motif_ruling)
+    claim.decide(decision, decided_by=decided_by, at=now)

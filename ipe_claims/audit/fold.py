@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ipe_claims.adapters.projections import submitted_stage
 from ipe_claims.domain.claim import EN_COURS
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
@@ -26,6 +27,7 @@ COLUMNS = (
     "motif_label", "job_loss_date", "filed_at", "situation", "situation_date", "rejection_code",
     "rejection_reason", "rejection_reason_ar", "monthly_amount", "duration_months", "ruleset_version",
     "months_due", "awaiting_month", "awaiting_due", "returned_to_work_on", "benefit_end_date",
+    "stage", "review_outcome", "reviewed_at", "force_majeure_at",
 )  # fmt: skip
 SUBMITTED = "ClaimSubmitted"
 Row = dict[str, Any]
@@ -48,6 +50,7 @@ def _submitted_row(r: dict[str, Any]) -> Row:
         "filed_at": r["filed_at"],
         "situation": EN_COURS,
         "situation_date": local_date(r["filed_at"]),
+        "stage": submitted_stage(r["motif_code"]),
     }
 
 
@@ -71,18 +74,26 @@ def _apply(row: Row, name: str, r: dict[str, Any]) -> None:
             awaiting_month=None,
             awaiting_due=None,
             months_due=duration,
+            stage="decided",
             # SQL: (job_loss_date + make_interval(months => duration))::date, NULL without a duration.
             benefit_end_date=None if duration is None else benefit_end(_as_date(row["job_loss_date"]), int(duration)),
         )  # fmt: skip
     elif name == "ClaimAwaitingDeclaration":
-        row.update(awaiting_month=r["month"], awaiting_due=r["due"])
+        row.update(awaiting_month=r["month"], awaiting_due=r["due"], stage="awaiting_declaration")
+    elif name == "ClaimDeclarationWaitExpired":
+        row.update(stage="deciding")
+    elif name == "ClaimReviewRuled":
+        outcome = "involuntary" if r["involuntary"] else "voluntary"
+        row.update(stage="deciding", review_outcome=outcome, reviewed_at=r["occurred_at"])
+    elif name == "ClaimForceMajeureGranted":
+        row.update(force_majeure_at=r["occurred_at"])
     elif name == "ClaimReturnedToWork":
         row.update(
             returned_to_work_on=r["return_date"],
             benefit_end_date=r["benefit_end"],
             months_due=r["months_due"],
         )
-    elif name != "ClaimDeclarationWaitExpired":  # that one only moves the version
+    else:
         return  # not an event the projection knows: apply_claim_event changes nothing
     row["version"] = r["version"]
 

@@ -23,7 +23,7 @@ from ipe_claims.domain.claim import Claim
 
 _ENVELOPE = ("originator_id", "originator_version", "timestamp")
 # The attribute that names who caused an event, by order of preference (the new events follow suit).
-_CAUSE_FIELDS = ("submitted_by", "decided_by", "declared_by", "observed_by", "recorded_by")
+_CAUSE_FIELDS = ("submitted_by", "decided_by", "declared_by", "observed_by", "recorded_by", "agent")
 
 
 def _plain(value: Any) -> Any:
@@ -51,7 +51,7 @@ def caused_by(event: Any) -> str:
     for name in _CAUSE_FIELDS:
         who = getattr(event, name, None)
         if who:
-            channel = getattr(event, "channel", None) if name == "submitted_by" else None
+            channel = getattr(event, {"submitted_by": "channel", "agent": "agency"}.get(name, ""), None)
             return f"{who} ({channel})" if channel else str(who)
     if isinstance(event, Claim.DeclarationWaitExpired):
         return "projector (wait expiry)"

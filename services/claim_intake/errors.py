@@ -42,6 +42,10 @@ STATUS = {
     "job_loss_date_before_scheme": 422, "attestation_required": 422, "insured_not_declared": 422,
     "idempotency_key_reused": 422, "invalid_value": 422, "invalid_text": 422, "unknown_field": 422,
     "missing_field": 422, "invalid_return_to_work": 422,
+    # an agent's review (routes/review.py; the domain's codes, ipe_claims/domain/review.py)
+    "invalid_review": 422, "reason_required": 422, "reason_too_long": 422, "motif_not_reviewable": 409,
+    "claim_already_decided": 409, "review_already_ruled": 409, "not_rejected_late": 409, "not_filed_late": 409,
+    "claim_changed": 409,
     "rate_limited": 429, "login_rate_limited": 429, "account_locked": 429, "login_throttled": 429,
     "internal_error": 500,
     "overloaded": 503, "service_unavailable": 503,

@@ -140,8 +140,8 @@ def test_every_201_of_a_shared_transaction_has_its_access_log_row(
 def test_access_log_rows_go_in_one_statement(conn: psycopg.Connection[Any]) -> None:
     username = f"auditor-{random_digits(9)}"
     claim_ids = [uuid.uuid4() for _ in range(3)]
-    # The last column is the host, which only reads from the command line have.
-    rows = [(username, "auditor", "claim.read", str(c), "1234567", "100000001", f"r{n}", None) for n, c in
+    # The last columns are the host, which only reads from the command line have, and an agent's agency.
+    rows = [(username, "auditor", "claim.read", str(c), "1234567", "100000001", f"r{n}", None, None) for n, c in
             enumerate(claim_ids)]  # fmt: skip
     access_log.insert(conn, rows)
     stored = conn.execute(

@@ -41,7 +41,7 @@ def test_the_fast_path_gives_the_mappers_message_for_every_claim_event(
             seen.add(name if name != "ClaimDecided" else f"{name} {record['situation']}")
     assert seen == {
         "ClaimSubmitted", f"ClaimDecided {VALABLE}", f"ClaimDecided {REJETE}", "ClaimAwaitingDeclaration",
-        "ClaimDeclarationWaitExpired", "ClaimReturnedToWork",
+        "ClaimDeclarationWaitExpired", "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted",
     }  # fmt: skip
 
 

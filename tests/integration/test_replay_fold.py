@@ -34,7 +34,8 @@ from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, return_to_work
 from ipe_claims.domain.notification import Notification
-from ipe_claims.domain.rules import VALABLE, ClaimFacts, decide, ruleset_for
+from ipe_claims.domain.review import ForceMajeure, decide_reviewed
+from ipe_claims.domain.rules import VALABLE, ClaimFacts, ruleset_for
 from ipe_claims.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -50,10 +51,12 @@ def _claim(rng: random.Random, n: int) -> Claim:
         loss = date(2025, rng.choice((1, 3, 5, 8, 10, 12)), 31)
     filed_at = datetime.combine(loss + timedelta(days=rng.randrange(1, 50)), datetime.min.time(), UTC)
     filed_at += timedelta(hours=23, minutes=rng.randrange(60), microseconds=rng.randrange(10**6))
+    if n % 12 == 4:  # filed late: rejected, then excused for force majeure (along_a_path)
+        filed_at += timedelta(days=70)
     return Claim.submit(
         uuid.uuid4(), affiliation_number=f"70{n % 7:05d}", immatriculation=f"{rng.randrange(10**9):09d}",
         cin=f"BK{n:06d}", nom="EL ALAMI\tO'NEIL", prenoms="Fatima-Zahra \\ \"Zizi\"", job_loss_date=loss,
-        motif_code="code_retire" if n % 12 == 6 else MOTIFS[n % len(MOTIFS)], attestation=True, filed_at=filed_at, submitted_by="employer",
+        motif_code={6: "code_retire", 8: "autre"}.get(n % 12, MOTIFS[n % len(MOTIFS)]), attestation=True, filed_at=filed_at, submitted_by="employer",
         channel=rng.choice(("http", "kafka")),
     )  # fmt: skip
 
@@ -61,9 +64,15 @@ def _claim(rng: random.Random, n: int) -> Claim:
 def _decide(claim: Claim, months: int) -> None:
     window = months_before(claim.job_loss_date, 36)[-months:]
     history = [MonthlyDeclaration(claim.affiliation_number, m, 26, Decimal("5123.45")) for m in window]
-    claim.decide(
-        decide(ClaimFacts(claim.job_loss_date, claim.filed_at.date(), claim.motif_code), history), "rules"
-    )
+    facts = ClaimFacts(claim.job_loss_date, claim.filed_at.date(), claim.motif_code)
+    if claim.motif_code == "autre":  # an agent rules first
+        claim.rule_on_motif(months % 2 == 0, "vu le PV", agent="agent.a", agency="CASA-01", at=claim.filed_at)
+    claim.decide(decide_reviewed(facts, history, motif_ruling=claim.motif_ruling), "rules")
+    if claim.may_plead_force_majeure:
+        plea = ForceMajeure("hospitalisation")
+        again = decide_reviewed(facts, history, motif_ruling=claim.motif_ruling, force_majeure=plea)
+        claim.grant_force_majeure(plea.reason, again, agent="agent.a", agency="CASA-01", decided_by="rules",
+                                  at=claim.filed_at + timedelta(days=3))  # fmt: skip
 
 
 def along_a_path(rng: random.Random, n: int) -> Claim:
@@ -100,7 +109,7 @@ def mixed_log(seed: int, claims: int) -> list[Record]:
     streams = [[to_record(e) for e in history(rng, n)] for n in range(claims)]
     assert {name for s in streams for name, _ in s} == {
         "ClaimSubmitted", "ClaimDecided", "ClaimAwaitingDeclaration", "ClaimDeclarationWaitExpired",
-        "ClaimReturnedToWork",
+        "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted",
     }  # fmt: skip
     log: list[Record] = []
     pending = [list(s) for s in streams]

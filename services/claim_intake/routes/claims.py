@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, Strict
 
 from ipe_claims.adapters.accounts import Principal
 from ipe_claims.adapters.declared_insured import PostgresDeclarations
+from ipe_claims.adapters.projections import stage_of
 from ipe_claims.application import filing, intake
 from ipe_claims.domain.motifs import MOTIFS
 from services.claim_intake import access_log, errors
@@ -57,6 +58,16 @@ class ClaimOut(BaseModel):
     rejection_reason: str | None
     monthly_amount: float | None  # a JSON number with its two decimals
     duration_months: int | None
+
+
+class ClaimDetail(ClaimOut):
+    """One claim, with why it waits while its situation is « En cours »."""
+
+    stage: Annotated[str, Field(
+        description="deciding: the rules decide it next; review: waits for a CNSS agent's ruling on its motif "
+        "(« Autre », « Accident de travail »); awaiting_declaration: waits for the employer's declaration of the "
+        "month before the loss; decided: see situation.",
+        json_schema_extra={"enum": ["deciding", "review", "awaiting_declaration", "decided"]})]  # fmt: skip
 
 
 class Preview(BaseModel):
@@ -125,14 +136,17 @@ async def submit(body: ClaimRequest, bearer: Submitter, request: Request,
     return response
 
 
-@router.get("/{claim_id}", response_model=ClaimOut, responses=errors.AUTHENTICATED | errors.documented(404))
+@router.get(
+    "/{claim_id}", response_model=ClaimDetail, responses=errors.AUTHENTICATED | errors.documented(404)
+)
 def get_claim(claim_id: str, caller: Caller, conn: Db, store: Store, request: Request) -> DecimalJSONResponse:
     """The claim's row; just after its 201, before the projector has written that row, the claim as the event
     store holds it (so a client reads what it has just filed)."""
     found = parse_uuid(claim_id)
-    row = conn.execute(f"SELECT {CLAIM_COLUMNS} FROM claims WHERE claim_id = %s", (found,)).fetchone()
+    row = conn.execute(f"SELECT {CLAIM_COLUMNS}, stage FROM claims WHERE claim_id = %s", (found,)).fetchone()
     claim = store.find_claim(found) if row is None else None
-    shown = _row(row) if row is not None else intake.claim_row(claim) if claim is not None else None
+    shown = (_row(row) if row is not None
+             else intake.claim_row(claim) | {"stage": stage_of(claim)} if claim is not None else None)  # fmt: skip
     if shown is None or not may_read_claim(caller, shown["affiliation_number"]):
         raise errors.not_found()
     access_log.record(conn, caller, "claim.read", [shown], request_id(request))

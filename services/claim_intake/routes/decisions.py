@@ -1,13 +1,16 @@
 """A claim's decision explained, and the return to work that ends its benefit early."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from ipe_claims.adapters.projections import stage_of
 from ipe_claims.application import intake
 from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.claim_life import AgentRuling
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
@@ -25,10 +28,28 @@ from services.claim_intake.errors import ApiError
 router = APIRouter(prefix="/api/v1/claims")
 
 
+def _ruling(ruling: AgentRuling, with_names: bool) -> dict[str, Any]:
+    """An agent's ruling: its reason, agency and time; the agent's name only for the fund's staff."""
+    shown: dict[str, Any] = {
+        "reason": ruling.reason,
+        "agency": ruling.agency,
+        "ruled_at": ruling.ruled_at.isoformat(),
+    }
+    if ruling.involuntary is not None:
+        shown["involuntary"] = ruling.involuntary
+    return shown | ({"agent": ruling.agent} if with_names else {})
+
+
 def explanation(claim: Claim, with_figures: bool) -> dict[str, Any]:
-    """Each rule's outcome; the figures it used (days, salaries, SMIG) only for auditors."""
+    """Each rule's outcome; the figures it used (days, salaries, SMIG) and the agents' names only for the
+    fund's staff. ``decided_at`` is the first decision's time; ``decisions`` lists each one, the last in
+    force (a force-majeure plea or an expired dossier decides a claim again)."""
     decision = claim.decision
-    body: dict[str, Any] = {"claim_id": str(claim.id), "situation": claim.situation}
+    body: dict[str, Any] = {"claim_id": str(claim.id), "situation": claim.situation, "stage": stage_of(claim)}
+    if claim.review is not None:
+        body["review"] = _ruling(claim.review, with_figures)
+    if claim.force_majeure is not None:
+        body["force_majeure"] = _ruling(claim.force_majeure, with_figures)
     if claim.awaiting is not None:
         body["awaiting_declaration"] = {"affiliation_number": claim.awaiting.affiliation_number,
                                         "month": claim.awaiting.month.strftime("%Y-%m"),
@@ -40,19 +61,25 @@ def explanation(claim: Claim, with_figures: bool) -> dict[str, Any]:
         rule = {"rule": outcome.rule, "passed": outcome.passed, "code": outcome.code,
                 "reason_fr": outcome.reason_fr, "reason_ar": outcome.reason_ar}  # fmt: skip
         rules.append(rule | ({"figures": dict(outcome.figures)} if with_figures else {}))
-    body |= {"ruleset_version": decision.ruleset_version, "decided_at": claim.modified_on.isoformat(),
+    body |= {"ruleset_version": decision.ruleset_version, "decided_at": _iso(claim.first_decided_at),
              "rejection_code": decision.rejection_code, "rejection_reason_fr": decision.rejection_reason_fr,
              "rejection_reason_ar": decision.rejection_reason_ar, "monthly_amount": decision.monthly_amount,
              "duration_months": decision.duration_months, "rules": rules}  # fmt: skip
     if with_figures:
         body |= {"days_36": decision.days_36, "days_12": decision.days_12,
                  "reference_salary": decision.reference_salary, "smig_monthly": decision.smig_monthly}  # fmt: skip
+    body["decisions"] = [{"decided_at": r.decided_at.isoformat(), "situation": r.decision.situation,
+                          "rejection_code": r.decision.rejection_code} for r in claim.decisions]  # fmt: skip
     if claim.returned is not None:
         body["return_to_work"] = {"return_date": claim.returned.return_date.isoformat(),
                                   "benefit_end": claim.returned.benefit_end.isoformat(),
                                   "months_due": claim.returned.months_due,
                                   "late_notice": claim.returned.late_notice}  # fmt: skip
     return body
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 @router.get("/{claim_id}/decision")
