@@ -61,14 +61,15 @@ def _recorded(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
         """,
         r,
     )
-    if cursor.rowcount != 1:
-        return False
+    # Recomputed whether or not the row changed (in a pipeline the rowcount is not known yet): the same rows
+    # give the same answer, so a redelivered event still changes nothing.
+    changed = cursor.rowcount == 1
     cursor = conn.cursor(row_factory=tuple_row)
     opened = cursor.execute(
         "SELECT motif_code, job_loss_date FROM dossiers WHERE claim_id = %s", (r["claim_id"],)
     ).fetchone()
     if opened is None:
-        return True  # a claim filed before migration 078 has no dossier row to keep
+        return changed  # a claim filed before migration 078 has no dossier row to keep
     motif_code, job_loss_date = opened
     rows = cursor.execute(
         "SELECT kind, status, recorded_at FROM dossier_documents WHERE claim_id = %s ORDER BY version",
@@ -83,4 +84,4 @@ def _recorded(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
         ([piece.kind for piece in state.required], state.complete, state.completed_on, r["version"],
          r["claim_id"]),
     )  # fmt: skip
-    return True
+    return changed
