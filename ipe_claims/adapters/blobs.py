@@ -34,10 +34,11 @@ from ipe_claims.domain.scans import (
     sha256_of,
     sniff,
 )
+from ipe_claims.settings import Settings
 
 __all__ = ["JPEG", "MAX_SCAN_BYTES", "PDF", "PNG", "SCAN_EMPTY", "SCAN_TOO_LARGE", "SCAN_TYPE_REFUSED",
            "BlobNotFound", "Blobs", "CorruptBlob", "FolderBlobs", "RefusedScan", "S3Blobs", "Scan",
-           "blobs_folder", "sha256_of", "sniff", "store_scan"]  # fmt: skip
+           "blobs_folder", "scan_store", "sha256_of", "sniff", "store_scan"]  # fmt: skip
 
 
 class BlobNotFound(LookupError):
@@ -202,3 +203,13 @@ class S3Blobs:
                 return False
             raise
         return True
+
+
+def scan_store(settings: Settings) -> FolderBlobs | S3Blobs:
+    """The store the settings name: the S3 bucket of IPE_S3_* when IPE_S3_ENDPOINT is set, else
+    ``$IPE_HOME/blobs``."""
+    config = settings.blobs
+    if config.s3_endpoint:
+        return S3Blobs.connect(config.s3_endpoint, config.s3_access_key, config.s3_secret_key,
+                               config.s3_bucket, secure=config.s3_secure)  # fmt: skip
+    return FolderBlobs(blobs_folder(settings.home))

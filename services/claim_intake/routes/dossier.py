@@ -5,19 +5,17 @@ reason, no scan, no RIB. Agents and auditors see who recorded what, when and why
 the RIB. The RIB's digits are never logged (the edge logs no body; refusals never repeat them).
 """
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from ipe_claims.adapters.blobs import FolderBlobs, S3Blobs, blobs_folder
+from ipe_claims.adapters.blobs import scan_store
 from ipe_claims.application.dossier import RecordDocument, dossier_of
 from ipe_claims.application.ports import ScanStore
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.rib import InvalidRib
 from ipe_claims.domain.scans import MAX_SCAN_BYTES
-from ipe_claims.settings import Settings
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import (
     Agent,
@@ -63,15 +61,6 @@ def refusal(error: CodedError | InvalidRib) -> ApiError:
         return ApiError(error.code, error.message_fr, error.message_ar, "rib")
     fr, ar, field = _WORDS.get(error.code, (str(error), str(error), None))
     return ApiError(error.code, fr, ar, field)
-
-
-def scan_store(settings: Settings) -> ScanStore:
-    """$IPE_HOME/blobs, or the S3 bucket IPE_S3_* name (settings.blobs)."""
-    config = settings.blobs
-    if config.s3_endpoint:
-        return S3Blobs.connect(config.s3_endpoint, config.s3_access_key, config.s3_secret_key,
-                               config.s3_bucket, secure=config.s3_secure)  # fmt: skip
-    return FolderBlobs(Path(blobs_folder(settings.home)))
 
 
 def _scans(request: Request) -> ScanStore:
