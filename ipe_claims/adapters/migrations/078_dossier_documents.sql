@@ -3,9 +3,8 @@
 -- (the latest record of each kind: status, reason, the scan's SHA-256, who and when). Never the RIB's
 -- digits: the event store is their only record. Kept by ipe_claims/adapters/dossier_projection.py from
 -- ClaimSubmitted, ClaimDocumentRecorded and ClaimDossierExpired; each row keeps the version of the last
--- event applied, so a redelivered or replayed event changes nothing. No foreign key to `claims`: a restore
--- empties `claims` (a read model rebuilt from the relay) and keeps these, which the replayed events leave as
--- they are.
+-- event applied, so a redelivered or replayed event changes nothing. Read models like `claims`: a restore
+-- empties them and the projector rebuilds them from the re-published log (backup.py, REBUILT).
 CREATE TABLE IF NOT EXISTS dossiers (
     claim_id     uuid PRIMARY KEY,
     version      integer NOT NULL,
