@@ -137,6 +137,17 @@ class NotifierSettings(_Section):
     message_id_domain: str = _variable("IPE_MESSAGE_ID_DOMAIN", "ipe.cnss.ma")
 
 
+class BlobSettings(_Section):
+    """Where the dossier's scans are kept (adapters/blobs.py): $IPE_HOME/blobs, or an S3-compatible bucket
+    when IPE_S3_ENDPOINT (host:port) is set."""
+
+    s3_endpoint: str = _variable("IPE_S3_ENDPOINT", "")
+    s3_access_key: str = _variable("IPE_S3_ACCESS_KEY", "", repr=False)
+    s3_secret_key: str = _variable("IPE_S3_SECRET_KEY", "", repr=False)
+    s3_bucket: str = _variable("IPE_S3_BUCKET", "ipe-scans")
+    s3_secure: bool = _variable("IPE_S3_SECURE", True)
+
+
 class Settings(BaseSettings):
     """Everything a process is configured with. ``Settings.from_env`` reads the environment; tests and tools
     take the defaults or a process's settings and change them: ``Settings().changed(database={"url": u})``."""
@@ -150,6 +161,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     login: LoginSettings = Field(default_factory=LoginSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
     home: Path = _variable("IPE_HOME", default_factory=lambda: Path(".ipe").resolve())
     schemas_dir: Path = _variable("IPE_SCHEMAS_DIR", REPO_ROOT / "schemas")
     # CPU priority by who waits (bootstrap.take_priority): the decision path runs at nice = this step, side

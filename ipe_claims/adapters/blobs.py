@@ -3,7 +3,7 @@
 A scan's key is the lowercase hex SHA-256 of its bytes: the ``DocumentRecorded`` event carries the key, the
 store carries the bytes, so the event store stays small and a scan uploaded twice is stored once. A read
 checks the bytes against their key. Only a PDF, a JPEG or a PNG of at most ``MAX_SCAN_BYTES`` is a scan,
-and its type is read from its first bytes (``sniff``), never from the name or the type the client claims.
+and its type is read from its first bytes (``sniff``, a rule of the domain: ``domain/scans.py``).
 
 ``FolderBlobs`` keeps them in a private folder (``$IPE_HOME/blobs`` by default: ``blobs_folder``);
 ``S3Blobs`` in a bucket of an S3-compatible store through the MinIO client (one small pure-Python package
@@ -12,7 +12,6 @@ where boto3 brings botocore's whole service catalogue).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import secrets
@@ -23,19 +22,23 @@ from typing import Any, Protocol
 from minio import Minio
 from minio.error import S3Error
 
-from ipe_claims.domain.errors import CodedError
+from ipe_claims.domain.scans import (
+    JPEG,
+    MAX_SCAN_BYTES,
+    PDF,
+    PNG,
+    SCAN_EMPTY,
+    SCAN_TOO_LARGE,
+    SCAN_TYPE_REFUSED,
+    RefusedScan,
+    sha256_of,
+    sniff,
+)
+from ipe_claims.settings import Settings
 
-MAX_SCAN_BYTES = 10 * 1024 * 1024  # a scanned A4 page is well under 1 MiB; ten pages at 300 dpi fit
-PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
-_SIGNATURES = ((b"%PDF-", PDF), (b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG))
-
-SCAN_EMPTY = "scan_empty"
-SCAN_TOO_LARGE = "scan_too_large"
-SCAN_TYPE_REFUSED = "scan_type_refused"
-
-
-class RefusedScan(CodedError):
-    """Bytes that are not a scan we keep: empty, too large, or not a PDF, JPEG or PNG."""
+__all__ = ["JPEG", "MAX_SCAN_BYTES", "PDF", "PNG", "SCAN_EMPTY", "SCAN_TOO_LARGE", "SCAN_TYPE_REFUSED",
+           "BlobNotFound", "Blobs", "CorruptBlob", "FolderBlobs", "RefusedScan", "S3Blobs", "Scan",
+           "blobs_folder", "scan_store", "sha256_of", "sniff", "store_scan"]  # fmt: skip
 
 
 class BlobNotFound(LookupError):
@@ -44,22 +47,6 @@ class BlobNotFound(LookupError):
 
 class CorruptBlob(Exception):
     """The stored bytes no longer hash to their key."""
-
-
-def sniff(data: bytes) -> str:
-    """The media type of a scan from its magic bytes, or RefusedScan."""
-    if not data:
-        raise RefusedScan(SCAN_EMPTY, "the file is empty")
-    if len(data) > MAX_SCAN_BYTES:
-        raise RefusedScan(SCAN_TOO_LARGE, f"a scan is at most {MAX_SCAN_BYTES // (1024 * 1024)} MiB")
-    media_type = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
-    if media_type is None:
-        raise RefusedScan(SCAN_TYPE_REFUSED, "a scan is a PDF, a JPEG or a PNG")
-    return media_type
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _checked_key(key: str) -> str:
@@ -216,3 +203,13 @@ class S3Blobs:
                 return False
             raise
         return True
+
+
+def scan_store(settings: Settings) -> FolderBlobs | S3Blobs:
+    """The store the settings name: the S3 bucket of IPE_S3_* when IPE_S3_ENDPOINT is set, else
+    ``$IPE_HOME/blobs``."""
+    config = settings.blobs
+    if config.s3_endpoint:
+        return S3Blobs.connect(config.s3_endpoint, config.s3_access_key, config.s3_secret_key,
+                               config.s3_bucket, secure=config.s3_secure)  # fmt: skip
+    return FolderBlobs(blobs_folder(settings.home))

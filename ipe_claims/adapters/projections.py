@@ -14,9 +14,12 @@ from typing import Any
 
 import psycopg
 
+from ipe_claims.adapters.dossier_projection import apply_dossier_event
 from ipe_claims.domain.claim import EN_COURS, Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
+
+__all__ = ["apply_claim_event", "apply_dossier_event"]
 
 
 def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:

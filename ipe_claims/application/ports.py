@@ -92,6 +92,19 @@ class ContributionHistories(Protocol):
         ...
 
 
+# ---------------------------------------------------------------------------------------------------------
+# dossier: an agent records the pieces of a claim's dossier (``dossier.py``); claims store: ``ClaimSteps``
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ScanStore(Protocol):
+    """Where the bytes of an uploaded scan go (``adapters.blobs``: a folder or an S3 bucket), by content."""
+
+    def put(self, data: bytes, media_type: str) -> str:
+        """Store ``data`` (again: a no-op) and return its key, the lowercase hex of its SHA-256."""
+        ...
+
+
 # ---------------------------------------------------------------------------------------------------
 # notifying: messages to the insured (application/notifying.py) and the return to work that ends a
 # benefit (application/returning.py)
@@ -267,6 +280,7 @@ __all__ = [
     "NotificationStore",
     "Rendered",
     "Renderer",
+    "ScanStore",
     "Sms",
     "SmsChannel",
     "Submitter",

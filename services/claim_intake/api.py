@@ -22,7 +22,7 @@ from services.claim_intake import errors, limits, login_guard, portal
 from services.claim_intake.deps import DecimalJSONResponse, Tokens
 from services.claim_intake.edge import Edge
 from services.claim_intake.routes import audit as audit_routes
-from services.claim_intake.routes import auth, claims, decisions, history, reference
+from services.claim_intake.routes import auth, claims, decisions, dossier, history, reference
 from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
@@ -82,6 +82,7 @@ def create_app(
     app.include_router(claims.router)
     app.include_router(notifications_route.router)
     app.include_router(decisions.router)
+    app.include_router(dossier.router)
     app.include_router(audit_routes.router)
     app.include_router(review_route.router)
     portal.install(app)

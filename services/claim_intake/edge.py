@@ -19,10 +19,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ipe_claims.adapters import metrics
+from ipe_claims.domain.scans import MAX_SCAN_BYTES
 from services.claim_intake import errors
 from services.claim_intake.unicode_text import unreadable_field
 
 MAX_BODY_BYTES = 16 * 1024  # a claim is about 200 bytes; anything near this is not a claim
+# A dossier piece's upload: a scan and its form fields (the route refuses a scan over MAX_SCAN_BYTES).
+UPLOAD_PATH = re.compile(r"/api/v1/claims/[^/]+/dossier/[^/]+")
+MAX_UPLOAD_BYTES = MAX_SCAN_BYTES + 64 * 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 log = structlog.get_logger()
 
@@ -82,7 +86,7 @@ class Edge:
                     metrics.SHED.inc()
                     await errors.error_response(errors.overloaded())(scope, receive, send_with_id)
                 elif body is None:
-                    await errors.error_response(errors.too_large(self.max_body_bytes))(
+                    await errors.error_response(errors.too_large(self.limit(scope)))(
                         scope, receive, send_with_id
                     )
                 elif (field := unreadable_field(b"".join(m.get("body", b"") for m in body))) is not None:
@@ -102,10 +106,15 @@ class Edge:
             log.info("http.request", method=scope["method"], route=route, status=status,
                      duration_ms=round(elapsed * 1000, 1))  # fmt: skip
 
+    def limit(self, scope: Scope) -> int:
+        upload = scope["method"] == "POST" and UPLOAD_PATH.fullmatch(scope["path"])
+        return max(self.max_body_bytes, MAX_UPLOAD_BYTES) if upload else self.max_body_bytes
+
     async def _body(self, scope: Scope, receive: Receive) -> list[Message] | None:
         """The request's body messages, read up to the limit; None when it is over."""
+        limit = self.limit(scope)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             return None
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return []
@@ -117,7 +126,7 @@ class Edge:
             if message["type"] != "http.request":
                 return messages
             size += len(message.get("body", b""))
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             if not message.get("more_body", False):
                 return messages

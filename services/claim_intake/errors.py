@@ -36,8 +36,8 @@ STATUS = {
     "forbidden": 403, "csrf_failed": 403,
     "not_found": 404,
     "method_not_allowed": 405,
-    "open_claim_exists": 409,
-    "body_too_large": 413,
+    "open_claim_exists": 409, "claim_closed": 409, "record_lost": 409,
+    "body_too_large": 413, "scan_too_large": 413, "scan_type_refused": 415,
     "unknown_motif": 422, "invalid_date": 422, "job_loss_date_in_future": 422,
     "job_loss_date_before_scheme": 422, "attestation_required": 422, "insured_not_declared": 422,
     "idempotency_key_reused": 422, "invalid_value": 422, "invalid_text": 422, "unknown_field": 422,
@@ -46,6 +46,10 @@ STATUS = {
     "invalid_review": 422, "reason_required": 422, "reason_too_long": 422, "motif_not_reviewable": 409,
     "claim_already_decided": 409, "review_already_ruled": 409, "not_rejected_late": 409, "not_filed_late": 409,
     "claim_changed": 409,
+    # the dossier (routes/dossier.py; the domain's codes, ipe_claims/domain/dossier.py and rib.py)
+    "document_kind_unknown": 422, "document_status_invalid": 422,
+    "rib_not_expected": 422, "rib_required": 422, "rib_length": 422, "rib_not_digits": 422, "rib_key": 422,
+    "scan_empty": 422, "agent_required": 422,
     "rate_limited": 429, "login_rate_limited": 429, "account_locked": 429, "login_throttled": 429,
     "internal_error": 500,
     "overloaded": 503, "service_unavailable": 503,
@@ -84,7 +88,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _STATUS_TEXT = {400: "Malformed request", 401: "No or bad token", 403: "Role not allowed",
                 404: "Not found or not yours", 405: "Method not allowed", 409: "Conflict",
-                413: "Body too large", 422: "Breaks a rule", 429: "Too many requests",
+                413: "Body too large", 415: "Unsupported media type", 422: "Breaks a rule", 429: "Too many requests",
                 503: "Overloaded: retry after Retry-After seconds"}  # fmt: skip
 # What any route may answer: the transport limits (413, 429) and the framework's own refusals.
 COMMON = documented(400, 413, 422, 429)

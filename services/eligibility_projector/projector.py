@@ -22,10 +22,11 @@ from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import DeclarationsOnConnection
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.adapters.loops import TRANSIENT, supervised
-from ipe_claims.adapters.projections import apply_claim_event
+from ipe_claims.adapters.projections import apply_claim_event, apply_dossier_event
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
 from ipe_claims.application.deciding import Decider
+from ipe_claims.application.dossier import ExpireDossiers
 from ipe_claims.domain.claim import Claim
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
@@ -56,6 +57,7 @@ class EligibilityProjector:
         with conn.pipeline():
             for name, event in events:
                 apply_claim_event(conn, name, event)
+                apply_dossier_event(conn, name, event)
         submitted = [uuid.UUID(str(event["claim_id"])) for name, event in events if name == "ClaimSubmitted"]
         for claim in self.decider(conn).settle(submitted):
             self._log_settled(claim)
@@ -93,11 +95,25 @@ class EligibilityProjector:
                     )
         return settled
 
+    def expire_dossiers(self, conn: psycopg.Connection[Any]) -> int:
+        """End the Valable claims whose dossier was incomplete on its deadline (Rejeté "dossier incomplet",
+        ``application.dossier.ExpireDossiers``, on the clock's today); return how many."""
+        due = conn.execute(
+            "SELECT d.claim_id FROM dossiers d JOIN claims c USING (claim_id) WHERE NOT d.complete "
+            "AND d.expired_on IS NULL AND d.deadline < %s AND c.situation = 'Valable' ORDER BY d.deadline",
+            (self.clock.today(),),
+        ).fetchall()
+        ended = ExpireDossiers(self.app, self.clock, decided_by=CONSUMER_NAME)([row[0] for row in due])
+        for claim in ended:
+            log.info("claim.dossier_expired", claim_id=str(claim.id))
+        return len(ended)
+
     def run_sweeps(self, database_url: str, stop: threading.Event) -> None:
         """A sweep every SWEEP_SECONDS, the first SWEEP_SECONDS after the start."""
 
         def sweep(conn: psycopg.Connection[Any]) -> float:
             self.sweep(conn, self.clock.today())
+            self.expire_dossiers(conn)
             return SWEEP_SECONDS
 
         if not stop.wait(SWEEP_SECONDS):

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from ipe_claims.adapters.accounts import Principal
 from ipe_claims.application import intake
+from ipe_claims.application.dossier import dossier_of
 from services.claim_intake import access_log, errors
 from services.claim_intake.deps import Db, Store, may_read_claim, request_id
 from services.claim_intake.portal import web
@@ -118,4 +119,4 @@ def claim_page(request: Request, claim_id: str, conn: Db, store: Store, depot: s
     access_log.insert(conn, [one for action in actions
                              for one in access_log.rows(session.principal, action, [row], request_id(request))])  # fmt: skip
     return web.render(request, "claim.j2", session=session, claim=row, decision=explained,
-                      notifications=sent, deposited=bool(depot))  # fmt: skip
+                      notifications=sent, deposited=bool(depot), dossier=dossier_of(claim))  # fmt: skip

@@ -134,6 +134,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "status": ("État", "الحالة"),
     "requested_at": ("Demandée le", "تاريخ الطلب"),
     "sent_at": ("Envoyée le", "تاريخ الإرسال"),
+    "dossier": ("Dossier", "الملف"),
+    "dossier_complete": ("Dossier complet.", "الملف مكتمل."),
+    "dossier_missing": (
+        "Pièces manquantes ou non encore vérifiées :",
+        "الوثائق الناقصة أو غير المتحقق منها بعد:",
+    ),
     "back_to_history": ("Retour à l'historique", "العودة إلى السجل"),
     # errors
     "not_found": ("Page introuvable.", "الصفحة غير موجودة."),
