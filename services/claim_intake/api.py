@@ -26,6 +26,7 @@ from services.claim_intake.routes import auth, claims, decisions, history, refer
 from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
+from services.claim_intake.routes import payments as payments_route
 from services.claim_intake.submissions import Submissions
 
 DOCS_ASSETS = "/docs-assets"
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(claims.router)
     app.include_router(notifications_route.router)
     app.include_router(decisions.router)
+    app.include_router(payments_route.router)
     app.include_router(audit_routes.router)
     portal.install(app)
     return app

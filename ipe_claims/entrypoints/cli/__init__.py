@@ -19,6 +19,7 @@ from ipe_claims.entrypoints.cli import (
     declarations,
     ops,
     parked,
+    payments,
     portals,
     relay,
     replay,
@@ -37,6 +38,7 @@ for name, group in {
     "claims": claims,
     "audit": audit,
     "parked": parked,
+    "payments": payments,
     "portals": portals,
     "relay": relay,
 }.items():
