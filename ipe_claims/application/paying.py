@@ -211,7 +211,7 @@ class PaymentRun:
         file_id, at = self.files.file_id(run_month, transfers), self.clock.now()
         for claim, payment in due:
             claim.issue_payment(payment.month, file_id=file_id, at=at)
-        self.store.save(*dict.fromkeys(claim for claim, _ in due))
+        self.store.save(*{claim.id: claim for claim, _ in due}.values())
         return RunResult(run_month, file_id, transfers, self.files.write(run_month, transfers), new=True)
 
     def _again(self, claims: Sequence[Claim], run_month: str) -> RunResult:

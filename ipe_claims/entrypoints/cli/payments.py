@@ -47,7 +47,9 @@ def run(
         raise fail("IPE_PAYMENTS_DEBTOR_RIB is not a valid RIB.", 2) from None
     who = access_log.operator()
     with store(config) as claims, connect() as conn:
-        result = PaymentRun(claims, PostgresPaymentIndex(conn), Pain001Files(debtor), config.clock())(run_month)
+        result = PaymentRun(claims, PostgresPaymentIndex(conn), Pain001Files(debtor), config.clock())(
+            run_month
+        )
         if result.content is None:
             console.print(f"Nothing to pay for {run_month}: no file written.")
             return
