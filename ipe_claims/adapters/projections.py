@@ -34,8 +34,9 @@ def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str
             conn, record,
             "returned_to_work_on = %(return_date)s, benefit_end_date = %(benefit_end)s, months_due = %(months_due)s",
         )  # fmt: skip
-    if name in _PAYMENT_EVENTS:
-        return _PAYMENT_EVENTS[name](conn, record)
+    if name in _PAYMENT_EVENTS:  # the claim's row keeps the version of its stream's last event too
+        changed = _PAYMENT_EVENTS[name](conn, record)
+        return _update(conn, record, "awaiting_month = awaiting_month") or changed
     return False
 
 
@@ -127,3 +128,6 @@ _PAYMENT_EVENTS = {
     "ClaimPaymentIssued": _payment_issued,
     "ClaimPaymentsCancelled": _payments_cancelled,
 }
+# Events whose rows are the payments table's: the replay's fold (audit/fold.py) only moves the claim's
+# version for them, and sends them through apply_claim_event for their payments rows.
+PAYMENT_EVENTS = tuple(_PAYMENT_EVENTS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ipe_claims.adapters.projections import PAYMENT_EVENTS
 from ipe_claims.domain.claim import EN_COURS
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
@@ -82,7 +83,7 @@ def _apply(row: Row, name: str, r: dict[str, Any]) -> None:
             benefit_end_date=r["benefit_end"],
             months_due=r["months_due"],
         )
-    elif name != "ClaimDeclarationWaitExpired":  # that one only moves the version
+    elif name not in ("ClaimDeclarationWaitExpired", *PAYMENT_EVENTS):  # those only move the version
         return  # not an event the projection knows: apply_claim_event changes nothing
     row["version"] = r["version"]
 
