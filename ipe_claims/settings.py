@@ -148,6 +148,15 @@ class BlobSettings(_Section):
     s3_secure: bool = _variable("IPE_S3_SECURE", True)
 
 
+class PaymentsSettings(_Section):
+    """The fund's account the payment run debits (docs/operations.md). The defaults are a demo's, clearly
+    fake (bank and locality 999, no such bank): set all three for a real run."""
+
+    debtor_name: str = _variable("IPE_PAYMENTS_DEBTOR_NAME", "CNSS IPE - COMPTE DE DEMONSTRATION FICTIF")
+    debtor_rib: str = _variable("IPE_PAYMENTS_DEBTOR_RIB", "999999000000000000000014")
+    debtor_bic: str = _variable("IPE_PAYMENTS_DEBTOR_BIC", "DEMOMAM0XXX")
+
+
 class Settings(BaseSettings):
     """Everything a process is configured with. ``Settings.from_env`` reads the environment; tests and tools
     take the defaults or a process's settings and change them: ``Settings().changed(database={"url": u})``."""
@@ -162,6 +171,7 @@ class Settings(BaseSettings):
     login: LoginSettings = Field(default_factory=LoginSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     home: Path = _variable("IPE_HOME", default_factory=lambda: Path(".ipe").resolve())
     schemas_dir: Path = _variable("IPE_SCHEMAS_DIR", REPO_ROOT / "schemas")
     # CPU priority by who waits (bootstrap.take_priority): the decision path runs at nice = this step, side

@@ -47,7 +47,7 @@ STORE = "ipe_events"
 BACKED_UP = (STORE, "accounts", "account_affiliations", "affiliations", "insured", "declarations", "contacts",
              "notifications", "deliveries", "delivery_projection_positions", "dead_letters",
              "audit_event_seals", "audit_digests", "access_log", "analytics_policy")  # fmt: skip
-REBUILT = ("claims", "dossiers", "dossier_documents")  # the dossier's: the projector, not `ipe replay`
+REBUILT = ("claims", "payments", "dossiers", "dossier_documents")  # dossiers: the projector, not `ipe replay`
 SESSION = ("consumer_positions", "relay_positions", "api_tokens", "portal_sessions", "rate_windows",
            "login_failures", "schema_migrations")  # fmt: skip
 END = b"\\.\n"

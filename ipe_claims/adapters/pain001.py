@@ -90,6 +90,18 @@ def _checked(transfers: Iterable[Transfer]) -> list[tuple[str, Transfer]]:
     return keyed
 
 
+def message_id(run_month: str, transfers: Iterable[Transfer]) -> str:
+    """The MsgId of the run's file: the run's month and a digest of its content (what a payment run
+    records as each payment's ``file_id`` before it writes the file)."""
+    return _message_id(run_month, _checked(transfers))
+
+
+def _message_id(run_month: str, keyed: list[tuple[str, Transfer]]) -> str:
+    content = "\n".join(f"{key}|{t.amount_centimes}|{t.creditor_rib}" for key, t in keyed)
+    digest = hashlib.sha256(f"{run_month}\n{content}".encode()).hexdigest()[:16]
+    return f"IPE-{parse_month(run_month).replace('-', '')}-{digest}"
+
+
 def credit_transfer_file(
     debtor: Debtor,
     transfers: Iterable[Transfer],
@@ -103,9 +115,7 @@ def credit_transfer_file(
         raise ValueError("the creation time is timezone-aware")
     keyed = _checked(transfers)
     total = sum(transfer.amount_centimes for _, transfer in keyed)
-    content = "\n".join(f"{key}|{t.amount_centimes}|{t.creditor_rib}" for key, t in keyed)
-    digest = hashlib.sha256(f"{run_month}\n{content}".encode()).hexdigest()[:16]
-    message_id = f"IPE-{parse_month(run_month).replace('-', '')}-{digest}"
+    message_id = _message_id(run_month, keyed)
 
     # Unqualified tags under a default namespace declared once: ElementTree's default_namespace option
     # refuses the unqualified Ccy attribute the schema requires.

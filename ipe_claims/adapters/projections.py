@@ -19,7 +19,9 @@ from ipe_claims.domain.claim import EN_COURS, Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
 
-__all__ = ["apply_claim_event", "apply_dossier_event"]
+# The tables apply_claim_event writes (a replay empties and rebuilds them).
+READ_MODELS = ("claims", "payments")
+__all__ = ["READ_MODELS", "apply_claim_event", "apply_dossier_event"]
 
 
 def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:
@@ -44,6 +46,9 @@ def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str
             conn, record,
             "returned_to_work_on = %(return_date)s, benefit_end_date = %(benefit_end)s, months_due = %(months_due)s",
         )  # fmt: skip
+    if name in _PAYMENT_EVENTS:  # the claim's row keeps the version of its stream's last event too
+        changed = _PAYMENT_EVENTS[name](conn, record)
+        return _update(conn, record, "awaiting_month = awaiting_month") or changed
     return False
 
 
@@ -112,3 +117,45 @@ def _decided(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
         "months_due = %(duration_months)s, stage = 'decided', "
         "benefit_end_date = (job_loss_date + make_interval(months => %(duration_months)s))::date",
     )  # fmt: skip
+
+
+# --- payments: one row per claim and month (migration 080) ---------------------------------------------
+
+
+def _payments_scheduled(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    cursor = conn.execute(
+        "INSERT INTO payments (claim_id, month, version, amount_centimes, status) "
+        "SELECT %s, month, %s, %s, 'scheduled' FROM unnest(%s::text[]) AS month "
+        "ON CONFLICT (claim_id, month) DO NOTHING",
+        (r["claim_id"], r["version"], r["amount_centimes"], list(r["months"])),
+    )
+    return cursor.rowcount > 0
+
+
+def _payment_issued(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    cursor = conn.execute(
+        "UPDATE payments SET version = %s, status = 'issued', amount_centimes = %s, file_id = %s, "
+        "issued_on = %s WHERE claim_id = %s AND month = %s AND version < %s",
+        (r["version"], r["amount_centimes"], r["file_id"], local_date(r["occurred_at"]), r["claim_id"],
+         r["month"], r["version"]),
+    )  # fmt: skip
+    return cursor.rowcount == 1
+
+
+def _payments_cancelled(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    cursor = conn.execute(
+        "UPDATE payments SET version = %s, status = 'cancelled' "
+        "WHERE claim_id = %s AND month = ANY(%s::text[]) AND version < %s",
+        (r["version"], r["claim_id"], list(r["months"]), r["version"]),
+    )
+    return cursor.rowcount > 0
+
+
+_PAYMENT_EVENTS = {
+    "ClaimPaymentsScheduled": _payments_scheduled,
+    "ClaimPaymentIssued": _payment_issued,
+    "ClaimPaymentsCancelled": _payments_cancelled,
+}
+# Events whose rows are the payments table's: the replay's fold (audit/fold.py) only moves the claim's
+# version for them, and sends them through apply_claim_event for their payments rows.
+PAYMENT_EVENTS = tuple(_PAYMENT_EVENTS)

@@ -76,6 +76,8 @@ def kind_of(name: str, event: Mapping[str, Any]) -> str | None:
         return "valid" if event["situation"] == VALABLE else "rejected"
     if name == "ClaimReturnedToWork":
         return "benefit_ended"
+    if name == "ClaimPaymentIssued":
+        return "payment_issued"
     return None
 
 
@@ -175,6 +177,7 @@ def _context(event: Mapping[str, Any], claim: Filed) -> dict[str, Any]:
     return (
         dict(event)
         | dates
+        | _payment(event)
         | {
             "immatriculation": claim["immatriculation"],
             "nom": claim["nom"],
@@ -186,6 +189,15 @@ def _context(event: Mapping[str, Any], claim: Filed) -> dict[str, Any]:
             "motif_label_ar": motif.label_ar if motif else claim["motif_code"],
         }
     )
+
+
+def _payment(event: Mapping[str, Any]) -> dict[str, str]:
+    """A payment's month as MM/YYYY and its amount in dirhams with two decimals."""
+    if "amount_centimes" not in event or "month" not in event:
+        return {}
+    year, month = str(event["month"]).split("-")
+    centimes = int(event["amount_centimes"])
+    return {"payment_month": f"{month}/{year}", "amount": f"{centimes // 100}.{centimes % 100:02d}"}
 
 
 @dataclass(frozen=True)

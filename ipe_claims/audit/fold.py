@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ipe_claims.adapters.projections import submitted_stage
+from ipe_claims.adapters.projections import PAYMENT_EVENTS, submitted_stage
 from ipe_claims.domain.claim import EN_COURS
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
@@ -93,7 +93,7 @@ def _apply(row: Row, name: str, r: dict[str, Any]) -> None:
             benefit_end_date=r["benefit_end"],
             months_due=r["months_due"],
         )
-    else:
+    elif name not in PAYMENT_EVENTS:  # payment events only move the version
         return  # not an event the projection knows: apply_claim_event changes nothing
     row["version"] = r["version"]
 

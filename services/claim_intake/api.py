@@ -26,6 +26,7 @@ from services.claim_intake.routes import auth, claims, decisions, dossier, histo
 from services.claim_intake.routes import health as health_route
 from services.claim_intake.routes import metrics as metrics_route
 from services.claim_intake.routes import notifications as notifications_route
+from services.claim_intake.routes import payments as payments_route
 from services.claim_intake.routes import review as review_route
 from services.claim_intake.submissions import Submissions
 
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(notifications_route.router)
     app.include_router(decisions.router)
     app.include_router(dossier.router)
+    app.include_router(payments_route.router)
     app.include_router(audit_routes.router)
     app.include_router(review_route.router)
     portal.install(app)

@@ -27,12 +27,15 @@ from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
 from ipe_claims.application.deciding import Decider
 from ipe_claims.application.dossier import ExpireDossiers
+from ipe_claims.application.paying import KeepSchedules
 from ipe_claims.domain.claim import Claim
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
 log = structlog.get_logger()
 CONSUMER_NAME = "ipe-eligibility-projector"
 SWEEP_SECONDS = 5.0
+# A claim's payments follow its decisions and its return to work (application/paying.py).
+SCHEDULE_FOLLOWS = ("ClaimDecided", "ClaimReturnedToWork")
 
 
 class EligibilityProjector:
@@ -61,6 +64,9 @@ class EligibilityProjector:
         submitted = [uuid.UUID(str(event["claim_id"])) for name, event in events if name == "ClaimSubmitted"]
         for claim in self.decider(conn).settle(submitted):
             self._log_settled(claim)
+        followed = [uuid.UUID(str(event["claim_id"])) for name, event in events if name in SCHEDULE_FOLLOWS]
+        for claim in KeepSchedules(self.app, self.clock)(followed) if followed else ():
+            log.info("claim.payments_followed", claim_id=str(claim.id))
         for name, event in events:
             if name != "ClaimSubmitted":
                 log.info("claim.projected", claim_id=str(event["claim_id"]), event_id=str(event["event_id"]),

@@ -113,7 +113,10 @@ def test_a_restored_store_replays_to_the_same_read_models(
         for record in _records(app, codec):  # submissions: projected and decided (decisions appended)
             with conn.transaction():
                 projector.handle(conn, [record])
-        for record in _records(app, codec):  # the decisions, projected
+        for record in _records(app, codec):  # the decisions, projected (the Valable one's payments scheduled)
+            with conn.transaction():
+                projector.handle(conn, [record])
+        for record in _records(app, codec):  # the payments, projected
             with conn.transaction():
                 projector.handle(conn, [record])
         live = _claims(conn)

@@ -84,4 +84,4 @@ def test_librdkafka_reads_every_claim_event_and_the_schemas_decode_it(
         return names if len(names.get(str(claim_id), [])) >= 2 else None
 
     names = wait_for(schemas_by_claim, timeout=30, what="the claim's decision on the topic")
-    assert names[str(claim_id)] == ["ClaimSubmitted.v2.avsc", "ClaimDecided.v1.avsc"]
+    assert names[str(claim_id)][:2] == ["ClaimSubmitted.v2.avsc", "ClaimDecided.v1.avsc"]  # payments follow

@@ -20,6 +20,7 @@ from ipe_claims.entrypoints.cli import (
     dossier,
     ops,
     parked,
+    payments,
     portals,
     relay,
     replay,
@@ -39,6 +40,7 @@ for name, group in {
     "dossier": dossier,
     "audit": audit,
     "parked": parked,
+    "payments": payments,
     "portals": portals,
     "relay": relay,
 }.items():
