@@ -96,6 +96,10 @@ def backoff(failures: int) -> float:
 NOT_MINE = tuple(e.errno for e in (TopicAlreadyExistsError, TopicAuthorizationFailedError,
                                    ClusterAuthorizationFailedError))  # fmt: skip
 PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new portal's) within this
+# A member that joined while its topic's partitions were not in its metadata yet (a topic just created,
+# its leaders still being elected) is given no partition; the group is joined again only when the
+# client's metadata changes, which kafka-python refreshes every 5 minutes by default. Every 5 s instead.
+METADATA_REFRESH_MS = 5_000
 
 
 def matching(topics: set[str], pattern: str) -> list[str]:
@@ -270,7 +274,7 @@ class TrackedConsumer:
             allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
             fetch_max_wait_ms=100,
             **(
-                {"max_poll_records": 200}
+                {"max_poll_records": 200, "metadata_max_age_ms": METADATA_REFRESH_MS}
                 | self.settings.consumer_timeouts()
                 | options
                 | self.settings.kafka_options()
