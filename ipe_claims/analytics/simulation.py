@@ -3,6 +3,8 @@
 Nothing is written: the claims come from the store, the histories from the declarations, and the
 alternative decisions are compared in memory with the decisions on record. A rule-set file (TOML) names
 a version and the parameters it changes from the rules in force; anything else is refused clearly.
+A claim's cost counts the months it is granted, as the report does (``analytics.claim_facts``): all of
+them, or those a return to work left due, with the return's date, under either rule set.
 """
 
 from __future__ import annotations
@@ -21,8 +23,18 @@ import psycopg
 from ipe_claims.adapters.declarations import contribution_history
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
+from ipe_claims.domain.lifecycle import ReturnToWork
 from ipe_claims.domain.motifs import MOTIFS
-from ipe_claims.domain.rules import VALABLE, ClaimFacts, Decision, RuleSet, decide, ruleset_for
+from ipe_claims.domain.rules import (
+    REFERENCE_DIVISORS,
+    VALABLE,
+    ClaimFacts,
+    Decision,
+    RuleSet,
+    benefit_end,
+    decide,
+    ruleset_for,
+)
 
 _INTEGERS = ("min_days_36", "min_days_12", "filing_deadline_days", "max_days_per_month", "duration_months")
 _AMOUNTS = ("salary_ceiling", "replacement_rate", "monthly_cap")
@@ -38,7 +50,7 @@ def load_rules(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RuleFileError(f"{path}: not a readable TOML file ({exc})") from None
-    allowed = {"version", "involuntary_motifs", *_INTEGERS, *_AMOUNTS}
+    allowed = {"version", "involuntary_motifs", "reference_divisor", *_INTEGERS, *_AMOUNTS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise RuleFileError(
@@ -68,6 +80,12 @@ def load_rules(path: Path) -> dict[str, Any]:
                 f"{path}: 'involuntary_motifs' must list motif codes among {', '.join(MOTIFS)}"
             )
         changes["involuntary_motifs"] = frozenset(motifs)
+    if "reference_divisor" in data:
+        if data["reference_divisor"] not in REFERENCE_DIVISORS:
+            raise RuleFileError(
+                f"{path}: 'reference_divisor' must be one of {', '.join(map(repr, REFERENCE_DIVISORS))}"
+            )
+        changes["reference_divisor"] = data["reference_divisor"]
     if changes.get("min_days_12", 0) > changes.get("min_days_36", 10**6):
         raise RuleFileError(f"{path}: 'min_days_12' cannot exceed 'min_days_36'")
     return changes
@@ -75,6 +93,18 @@ def load_rules(path: Path) -> dict[str, Any]:
 
 def alternative(in_force: RuleSet, changes: dict[str, Any]) -> RuleSet:
     return dataclasses.replace(in_force, **changes)
+
+
+def months_granted(decision: Decision, job_loss_date: date, returned: ReturnToWork | None) -> int:
+    """The months a decision grants: its duration, or those a return to work left due (a month of
+    entitlement started before the return is due in full, as ``lifecycle.return_to_work`` counts them)."""
+    if decision.situation != VALABLE or decision.duration_months is None:
+        return 0
+    duration = decision.duration_months
+    if returned is None:
+        return duration
+    last_day = returned.benefit_end
+    return next((k for k in range(duration + 1) if benefit_end(job_loss_date, k) >= last_day), duration)
 
 
 @dataclass
@@ -87,7 +117,7 @@ class Tally:
     total_live: Decimal = Decimal(0)
     total_alternative: Decimal = Decimal(0)
 
-    def add(self, live: Decision, alt: Decision) -> None:
+    def add(self, live: Decision, alt: Decision, job_loss_date: date, returned: ReturnToWork | None) -> None:
         self.claims += 1
         was, now = live.situation == VALABLE, alt.situation == VALABLE
         self.to_valable += int(now and not was)
@@ -96,11 +126,8 @@ class Tally:
                                          (alt, "monthly_alternative", "total_alternative")):  # fmt: skip
             if decision.situation == VALABLE and decision.monthly_amount is not None:
                 setattr(self, monthly, getattr(self, monthly) + decision.monthly_amount)
-                setattr(
-                    self,
-                    total,
-                    getattr(self, total) + decision.monthly_amount * (decision.duration_months or 0),
-                )
+                months = months_granted(decision, job_loss_date, returned)
+                setattr(self, total, getattr(self, total) + decision.monthly_amount * months)
 
     @property
     def total_difference(self) -> Decimal:
@@ -140,7 +167,7 @@ def simulate(conn: psycopg.Connection[Any], store: ClaimsApplication, changes: d
         live = claim.decision
         for tally in (report.overall, report.by_motif[claim.motif_code], report.by_region[region],
                       report.by_month[claim.job_loss_date.strftime("%Y-%m")]):  # fmt: skip
-            tally.add(live, alt)
+            tally.add(live, alt, claim.job_loss_date, claim.returned)
         if live.situation != alt.situation:
             report.changed.append((str(claim_id), live.situation, alt.situation))
     return report

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ipe_claims.domain.contributions import MonthlyDeclaration, days_by_month, months_before, salary_by_month
 from ipe_claims.domain.errors import SmigNotInForce
@@ -32,6 +32,14 @@ FILED_BEFORE_LOSS = "filed_before_loss"
 FILED_LATE = "filed_late"
 INSUFFICIENT_DAYS_36 = "insufficient_days_36"
 INSUFFICIENT_DAYS_12 = "insufficient_days_12"
+
+# How the reference salary's average is divided (docs/rules.md, *Amount and duration*): by the months of
+# the 36-month window, a month without declaration counting as zero (the reading in force), or only by the
+# months with a declared salary (the other reading of "moyenne … des 36 derniers mois", for simulations).
+ReferenceDivisor = Literal["36", "months_declared"]
+REFERENCE_OVER_WINDOW: ReferenceDivisor = "36"
+REFERENCE_OVER_DECLARED: ReferenceDivisor = "months_declared"
+REFERENCE_DIVISORS: tuple[str, ...] = get_args(ReferenceDivisor)
 
 # The rejection code of a claim that fails several rules is the first failure in this order:
 # does the scheme apply, is the loss involuntary, is the claim admissible in time, then seniority.
@@ -65,6 +73,14 @@ class RuleSet:
     return_notice_days: int = 8
     # A fixed monthly cap instead of the SMIG in force: only policy simulations set it.
     monthly_cap: Decimal | None = None
+    # What the reference salary's sum is divided by: REFERENCE_OVER_WINDOW or REFERENCE_OVER_DECLARED.
+    reference_divisor: ReferenceDivisor = REFERENCE_OVER_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.reference_divisor not in REFERENCE_DIVISORS:
+            raise ValueError(
+                f"reference_divisor must be one of {REFERENCE_DIVISORS}: {self.reference_divisor!r}"
+            )
 
 
 # Sorted by effective_from. The first also judges losses before the scheme, so they can be rejected.
@@ -265,12 +281,25 @@ def days_in_12_months(declared_days: int, ruleset: RuleSet) -> RuleOutcome:
     )
 
 
-def reference_salary(salaries: Mapping[date, Decimal], window: Sequence[date]) -> Decimal:
-    """The average monthly salary over the window: a month without declaration counts as zero."""
+def reference_salary(
+    salaries: Mapping[date, Decimal],
+    window: Sequence[date],
+    divisor: ReferenceDivisor = REFERENCE_OVER_WINDOW,
+) -> Decimal:
+    """The average monthly salary over the window, by the ruleset's ``reference_divisor``.
+
+    REFERENCE_OVER_WINDOW: a month without declaration counts as zero, the sum is divided by the window's
+    months (36). REFERENCE_OVER_DECLARED: divided by the months with a declared salary only. No month to
+    divide by gives zero (a Valable claim always has at least 30 declared months).
+    """
+    if divisor == REFERENCE_OVER_WINDOW:
+        months = len(window)
+    else:
+        months = sum(1 for month in window if salaries.get(month, Decimal(0)) > 0)
     with localcontext() as context:
         context.prec = 28  # independent of the caller's context, so replays agree
         total = sum((salaries.get(month, Decimal(0)) for month in window), Decimal(0))
-        return (total / len(window)).quantize(CENTIME, rounding=ROUND_HALF_UP)
+        return (total / max(months, 1)).quantize(CENTIME, rounding=ROUND_HALF_UP)
 
 
 def benefit_amount(reference: Decimal, smig: Decimal, replacement_rate: Decimal) -> Decimal:
@@ -391,7 +420,9 @@ def decide(
             days_36,
             days_12,
         )
-    reference = reference_salary(salary_by_month(history, salary_ceiling=ruleset.salary_ceiling), window)
+    reference = reference_salary(
+        salary_by_month(history, salary_ceiling=ruleset.salary_ceiling), window, ruleset.reference_divisor
+    )
     return Decision(
         VALABLE,
         ruleset.version,
