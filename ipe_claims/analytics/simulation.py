@@ -25,6 +25,7 @@ from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.dates import CASABLANCA
 from ipe_claims.domain.lifecycle import ReturnToWork
 from ipe_claims.domain.motifs import MOTIFS
+from ipe_claims.domain.review import ForceMajeure, decide_reviewed
 from ipe_claims.domain.rules import (
     REFERENCE_DIVISORS,
     VALABLE,
@@ -32,7 +33,6 @@ from ipe_claims.domain.rules import (
     Decision,
     RuleSet,
     benefit_end,
-    decide,
     ruleset_for,
 )
 
@@ -163,8 +163,13 @@ def simulate(conn: psycopg.Connection[Any], store: ClaimsApplication, changes: d
             claim.job_loss_date, claim.filed_at.astimezone(CASABLANCA).date(), claim.motif_code
         )
         history = contribution_history(conn, claim.immatriculation, claim.job_loss_date)
-        alt = decide(facts, history, alternative(ruleset_for(claim.job_loss_date), changes))
         live = claim.decision
+        if claim.dossier_expired_on is not None:
+            alt = live  # ended by its dossier, not by the rules: no rule set changes that
+        else:  # the agents' rulings stand under any rule set: what they replace stays replaced
+            plea = ForceMajeure(claim.force_majeure.reason) if claim.force_majeure is not None else None
+            alt = decide_reviewed(facts, history, motif_ruling=claim.motif_ruling, force_majeure=plea,
+                                  ruleset=alternative(ruleset_for(claim.job_loss_date), changes))  # fmt: skip
         for tally in (report.overall, report.by_motif[claim.motif_code], report.by_region[region],
                       report.by_month[claim.job_loss_date.strftime("%Y-%m")]):  # fmt: skip
             tally.add(live, alt, claim.job_loss_date, claim.returned)

@@ -25,6 +25,7 @@ from ipe_claims.domain.rules import (
     ClaimFacts,
     Decision,
     RuleOutcome,
+    RuleSet,
     decide,
     ruleset_for,
 )
@@ -149,13 +150,15 @@ def decide_reviewed(
     *,
     motif_ruling: MotifRuling | None = None,
     force_majeure: ForceMajeure | None = None,
+    ruleset: RuleSet | None = None,
 ) -> Decision:
-    """Decide by the rules in force at the loss, with the agent's rulings in place of what they replace.
+    """Decide by the rules in force at the loss (or ``ruleset``: a simulation's), with the agent's rulings
+    in place of what they replace.
 
     The ruleset keeps its version: only the motif's classification or this claim's deadline is taken
     from the ruling, and the outcome it changes says so.
     """
-    ruleset = ruleset_for(facts.job_loss_date)
+    ruleset = ruleset or ruleset_for(facts.job_loss_date)
     changes: dict[str, Any] = {}
     replaced: dict[str, RuleOutcome] = {}
     if motif_ruling is not None:

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from ipe_claims.analytics.simulation import simulate
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import FixedClock
 from ipe_claims.settings import Settings
@@ -158,6 +159,10 @@ def test_a_late_filing_rejected_then_granted_force_majeure_keeps_its_first_decid
     # The Valable decision's payments are scheduled by the projector once it reads it (application/paying.py).
     life = [kind for kind in types if kind != "ClaimPaymentsScheduled"]
     assert life[-3:] == ["ClaimDecided", "ClaimForceMajeureGranted", "ClaimDecided"]
+    # The live rules simulated again leave the agent's ruling standing: nothing changes for this claim.
+    same = simulate(conn, claims_app, {"version": "ipe-2014.1-again"}, LOSS, LOSS)
+    assert str(claim_id) not in {changed for changed, _, _ in same.changed}
+    assert same.overall.claims >= 1
     refused = client.post(f"/api/v1/claims/{claim_id}/review", headers=agent.headers,
                           json={"force_majeure": True, "reason": "Encore"})  # fmt: skip
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_rejected_late"
