@@ -168,7 +168,7 @@ class DeclarationsConsumer(TrackedConsumer):
 
         consumer.subscribe(self.topics, listener=SeekToStored())
         while not stop.is_set():
-            batch = consumer.poll(timeout_ms=200)
+            batch = self.poll(consumer)
             if batch:
                 writer.submit(self.prepare(batch))
             if replaced := writer.replaced():
@@ -180,12 +180,11 @@ class DeclarationsConsumer(TrackedConsumer):
     ) -> None:
         stored = self._positions(conn)
         for tp in partitions:
-            if tp in stored:
-                offset = stored[tp]
-                if offset is None:
-                    consumer.seek_to_beginning(tp)
-                else:
-                    consumer.seek(tp, offset)
+            offset = stored.get(tp)
+            if offset is None:  # never consumed, or a position in a log the broker lost
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
 
     def prepare(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> Prepared:
         """Decode and check every line of a poll (no database): per partition, each row or its reason."""

@@ -20,6 +20,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaError,
+    OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
 )
@@ -270,7 +271,9 @@ class TrackedConsumer:
             group_id=self.name,
             client_id=self.name,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",  # also what a position beyond a restarted broker's log falls to
+            # No silent reset: a position beyond the log's end means the broker lost the log, and the member
+            # must learn the new log's topic id before it stores a position in it (``poll``).
+            auto_offset_reset="none",
             allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
             fetch_max_wait_ms=100,
             **(
@@ -287,6 +290,23 @@ class TrackedConsumer:
         self._refresh_metadata = cluster.request_update
         return consumer
 
+    def poll(self, consumer: KafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """A poll; a position beyond its log's end (the broker lost the log and a new one began) first
+        brings the topic ids up to date, then starts those partitions over from the new log's beginning.
+        Reset silently, the member would store positions in the new log under the old log's id until its
+        metadata's next refresh, and take the new log's first records for redeliveries."""
+        try:
+            polled: dict[TopicPartition, list[ConsumerRecord]] = consumer.poll(timeout_ms=200)
+        except OffsetOutOfRangeError as exc:
+            partitions = list(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else []
+            consumer.topics()  # a metadata request answered before going on: the new topic ids
+            log.warning("consumer.log_shorter_than_position", consumer=self.name,
+                        partitions=[f"{tp.topic}/{tp.partition}" for tp in partitions])  # fmt: skip
+            if partitions:
+                consumer.seek_to_beginning(*partitions)
+            return {}
+        return polled
+
     def _loop(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer, stop: threading.Event) -> None:
         consumer_ref = self
 
@@ -298,6 +318,7 @@ class TrackedConsumer:
                 stored = consumer_ref._positions(conn)
                 for tp in assigned:
                     if tp not in stored:
+                        consumer.seek_to_beginning(tp)  # never consumed by this member's group
                         continue
                     offset = stored[tp]
                     if offset is None:  # the position refers to a log the broker lost
@@ -325,7 +346,7 @@ class TrackedConsumer:
             if not subscribed:  # nothing to consume yet (no portal has a topic)
                 stop.wait(0.2)
                 continue
-            batch = consumer.poll(timeout_ms=200)
+            batch = self.poll(consumer)
             if not batch or self._handle_poll(conn, batch):
                 continue
             for tp, records in batch.items():

@@ -110,3 +110,20 @@ def test_a_405_says_which_methods_are_allowed(client: TestClient, path: str, all
     assert response.headers["Allow"] == allowed
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert allowed in response.json()["error"]["message_fr"]
+
+
+def test_schemathesis_toml_names_operations_the_api_has(openapi: dict[str, Any]) -> None:
+    """Each operation rule of schemathesis.toml (docs/api.md) selects at least one operation: a renamed
+    route would otherwise silently fall back to the default checks."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    rules = tomllib.loads((Path(__file__).parents[2] / "schemathesis.toml").read_text())["operations"]
+    names = [f"{method.upper()} {path}" for path, item in openapi["paths"].items() for method in item]
+    assert len(rules) >= 4
+    for rule in rules:
+        if "include-name" in rule:
+            assert rule["include-name"] in names, rule
+        else:
+            assert any(re.search(rule["include-name-regex"], name) for name in names), rule
