@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer
+from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer, topic_id
 from ipe_claims.operations.local import LocalBroker, free_port
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 from tests.conftest import wait_for
@@ -63,6 +63,14 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         new = [f"new-{i}".encode() for i in range(150)]  # longer than the old log in every partition
         _publish(own, new)
         wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")
+        # Until its metadata's next refresh (METADATA_REFRESH_MS) a member may still hold the lost log's
+        # topic id; once it knows the new one, the next records of every partition store it.
+        current = topic_id(broker.bootstrap_servers, CLAIM_EVENTS_TOPIC)
+        wait_for(lambda: consumer._topic_ids(CLAIM_EVENTS_TOPIC) == current, timeout=30,
+                 what="the member to know the new log's topic id")  # fmt: skip
+        more = [f"more-{i}".encode() for i in range(150)]
+        _publish(own, more)
+        wait_for(lambda: set(more) <= set(seen), timeout=90, what="every later message of the new log")
         # The handler sees a record just before its transaction stores the position: wait for the commit.
         with psycopg.connect(settings.database.url, autocommit=True) as conn:
             wait_for(
