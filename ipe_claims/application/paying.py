@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from ipe_claims.application.clock import Clock
@@ -212,9 +212,10 @@ class PaymentRun:
         return RunResult(run_month, file_id, transfers, self.files.write(run_month, transfers), new=True)
 
     def _again(self, claims: Sequence[Claim], run_month: str) -> RunResult:
-        """The month's last file, from the payments it recorded: the latest issued, the greatest id on a tie."""
+        """The month's last file, from the payments it recorded: the latest issued (to the instant), the
+        greatest id on a tie."""
         files: dict[str, list[Transfer]] = {}
-        issued_on: dict[str, date | None] = {}
+        issued_at: dict[str, datetime | None] = {}
         for claim in claims:
             for month, line in claim.payments.items():
                 if line.status != payments.ISSUED or line.file_id is None:
@@ -225,9 +226,10 @@ class PaymentRun:
                 if rib is None:
                     continue
                 files.setdefault(line.file_id, []).append(transfer(claim, month, line.amount_centimes, rib))
-                issued_on[line.file_id] = line.issued_on
+                issued_at[line.file_id] = line.issued_at
         if not files:
             return RunResult(run_month, None, (), None, new=False)
-        last = max(files, key=lambda file_id: (issued_on[file_id] or date.min, file_id))
+        earliest = datetime.min.replace(tzinfo=UTC)
+        last = max(files, key=lambda file_id: (issued_at[file_id] or earliest, file_id))
         transfers = tuple(files[last])
         return RunResult(run_month, last, transfers, self.files.write(run_month, transfers), new=False)

@@ -195,7 +195,12 @@ class Claim(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Claim)
             aggregate.payments[self.month] = PaymentLine(
-                self.month, self.amount_centimes, payments.ISSUED, self.file_id, local_date(self.timestamp)
+                self.month,
+                self.amount_centimes,
+                payments.ISSUED,
+                self.file_id,
+                local_date(self.timestamp),
+                self.timestamp,
             )
 
     class PaymentsCancelled(Aggregate.Event):

@@ -65,6 +65,7 @@ class PaymentLine:
     status: str
     file_id: str | None = None
     issued_on: date | None = None
+    issued_at: datetime | None = None  # the instant: two files of one month may be issued on one day
 
 
 def check_agent(agent: str, agency: str) -> None:
