@@ -77,8 +77,8 @@ class ClaimsToDecide(Protocol):
         """The aggregates among ``ids`` that exist, by id (one query for a whole poll)."""
         ...
 
-    def save(self, *aggregates: Claim) -> object:
-        """Their new events in one transaction; raises the store's IntegrityError when another writer
+    def save(self, *aggregates: Claim | InsuredRecord) -> object:
+        """Their new events in one transaction (a claim with its insured's record); raises the store's IntegrityError when another writer
         appended to one of them first (the caller's retry finds the winner's events)."""
         ...
 

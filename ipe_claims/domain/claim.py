@@ -502,7 +502,8 @@ CLAIM_EVENTS: tuple[type, ...] = (
 
 class InsuredRecord(Aggregate):
     """One per insured: opening a claim appends here too, in the same transaction, so two concurrent
-    submissions for the same insured conflict on this stream and exactly one wins."""
+    submissions for the same insured conflict on this stream and exactly one wins. A claim force majeure
+    opens again is reopened here likewise: its insured's last claim, the one a filing checks."""
 
     class Opened(Aggregate.Created):
         immatriculation: str
@@ -512,6 +513,17 @@ class InsuredRecord(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, InsuredRecord)
+            aggregate.claim_ids.append(self.claim_id)
+
+    class ClaimReopened(Aggregate.Event):
+        """An earlier claim is open again (force majeure): it moves to the end, as the last claim."""
+
+        claim_id: uuid.UUID
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, InsuredRecord)
+            if self.claim_id in aggregate.claim_ids:
+                aggregate.claim_ids.remove(self.claim_id)
             aggregate.claim_ids.append(self.claim_id)
 
     def __init__(self, immatriculation: str) -> None:
@@ -532,3 +544,6 @@ class InsuredRecord(Aggregate):
 
     def open_claim(self, claim_id: uuid.UUID) -> None:
         self.trigger_event(self.ClaimOpened, claim_id=claim_id)
+
+    def reopen_claim(self, claim_id: uuid.UUID, at: datetime) -> None:
+        self.trigger_event(self.ClaimReopened, claim_id=claim_id, timestamp=at)

@@ -41,6 +41,7 @@ ALREADY_DECIDED = "claim_already_decided"
 ALREADY_RULED = "review_already_ruled"
 NOT_REJECTED_LATE = "not_rejected_late"
 DECISION_IGNORES_RULING = "decision_ignores_ruling"
+LATER_CLAIM_OPEN = "later_claim_open"  # force majeure would leave the insured with two open claims
 
 
 class InvalidReview(CodedError):

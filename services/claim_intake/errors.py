@@ -45,7 +45,7 @@ STATUS = {
     # an agent's review (routes/review.py; the domain's codes, ipe_claims/domain/review.py)
     "invalid_review": 422, "reason_required": 422, "reason_too_long": 422, "motif_not_reviewable": 409,
     "claim_already_decided": 409, "review_already_ruled": 409, "not_rejected_late": 409, "not_filed_late": 409,
-    "claim_changed": 409,
+    "claim_changed": 409, "later_claim_open": 409,
     # the dossier (routes/dossier.py; the domain's codes, ipe_claims/domain/dossier.py and rib.py)
     "document_kind_unknown": 422, "document_status_invalid": 422,
     "rib_not_expected": 422, "rib_required": 422, "rib_length": 422, "rib_not_digits": 422, "rib_key": 422,

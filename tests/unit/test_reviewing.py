@@ -1,12 +1,14 @@
 """The review use case on the library's in-memory event store and a fake declarations reader: a claim
 under "Autre" waits for an agent, the ruling and the decision it leads to are saved together, a late
 filing rejected then granted force majeure is decided again with its first decision kept, and a claim
-not in review is refused with the domain's code."""
+not in review is refused with the domain's code. Force majeure never leaves the insured two open claims:
+refused while a later claim is open, it reopens the claim on the insured's record in the claim's save."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
@@ -17,7 +19,7 @@ from ipe_claims.application.clock import FixedClock
 from ipe_claims.application.deciding import Decider
 from ipe_claims.application.reviewing import ActingAgent, Reviewer
 from ipe_claims.domain import review
-from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.domain.review import InvalidReview
 from ipe_claims.domain.rules import FILED_LATE, MOTIF_NOT_INVOLUNTARY
@@ -62,8 +64,8 @@ def reviewer(store: ClaimsApplication, declarations: FakeDeclarations, clock: Fi
     return Reviewer(store, declarations, clock, decided_by=DECIDER)
 
 
-def events_of(store: ClaimsApplication, claim_id: uuid.UUID) -> list[str]:
-    return [type(event).__name__ for event in store.events.get(claim_id)]
+def events_of(store: ClaimsApplication, aggregate_id: uuid.UUID) -> list[str]:
+    return [type(event).__name__ for event in store.events.get(aggregate_id)]
 
 
 @pytest.mark.parametrize("motif", ["autre", "accident_travail"])
@@ -224,3 +226,136 @@ def test_a_store_that_keeps_conflicting_gives_up(
     with pytest.raises(IntegrityError):
         Reviewer(Conflicting(), declarations, clock_at(20), DECIDER).rule_on_motif(claim_id, True, "F", AGENT)
     assert events_of(store, claim_id) == ["Submitted"]
+
+
+# Force majeure and the insured's other claims: never two open at once.
+
+
+def file_for(
+    store: ClaimsApplication, claim_of: uuid.UUID, motif: str, loss: date, filed_days_after: int
+) -> uuid.UUID:
+    """Another claim of the insured of ``claim_of`` (the same declarations), for a loss on ``loss``."""
+    first = store.get_claim(claim_of)
+    filed = datetime(loss.year, loss.month, loss.day, 9, tzinfo=UTC) + timedelta(days=filed_days_after)
+    return store.submit(
+        uuid.uuid4(), filed_at=filed, affiliation_number=AFFILIATION, immatriculation=first.immatriculation,
+        cin="BE1", nom="ALAMI", prenoms="Fatima", job_loss_date=loss, motif_code=motif, attestation=True,
+        submitted_by="test", channel="http",
+    ).id  # fmt: skip
+
+
+def rejected_late(store: ClaimsApplication, declarations: FakeDeclarations) -> uuid.UUID:
+    claim_id = file_claim(store, declarations, "licenciement_economique", filed_days_after=75)
+    (rejected,) = Decider(store, declarations, clock_at(76), DECIDER).settle([claim_id])
+    assert rejected.decision is not None and rejected.decision.rejection_code == FILED_LATE
+    return claim_id
+
+
+def record_of(store: ClaimsApplication, claim_id: uuid.UUID) -> InsuredRecord:
+    record_id = InsuredRecord.id_for(store.get_claim(claim_id).immatriculation)
+    record = store.get_many([record_id])[record_id]
+    assert isinstance(record, InsuredRecord)
+    return record
+
+
+def test_force_majeure_is_refused_while_a_later_claim_of_the_insured_is_open(
+    store: ClaimsApplication, declarations: FakeDeclarations
+) -> None:
+    late = rejected_late(store, declarations)
+    later = file_for(store, late, "demission", LOSS + timedelta(days=60), filed_days_after=20)
+    assert store.get_claim(later).is_open_on(clock_at(90).now().date())  # undecided: open
+    with pytest.raises(InvalidReview) as refused:
+        reviewer(store, declarations, clock_at(90)).grant_force_majeure(late, "Hospitalisation", AGENT)
+    assert refused.value.code == review.LATER_CLAIM_OPEN
+    assert events_of(store, late) == ["Submitted", "Decided"]
+    assert record_of(store, late).last_claim_id == later
+
+
+def test_once_the_later_claim_is_closed_force_majeure_reopens_the_claim_and_a_new_filing_is_refused(
+    store: ClaimsApplication, declarations: FakeDeclarations
+) -> None:
+    late = rejected_late(store, declarations)
+    later = file_for(store, late, "demission", LOSS + timedelta(days=60), filed_days_after=20)
+    (closed,) = Decider(store, declarations, clock_at(85), DECIDER).settle([later])
+    assert closed.situation == "Rejeté" and not closed.is_open_on(clock_at(90).now().date())
+    claim = reviewer(store, declarations, clock_at(90)).grant_force_majeure(late, "Hospitalisation", AGENT)
+    assert claim.situation == "Valable"
+    assert record_of(store, late).claim_ids == [later, late]  # the reopened claim is the insured's last
+    assert events_of(store, InsuredRecord.id_for(claim.immatriculation))[-1] == "ClaimReopened"
+    with pytest.raises(OpenClaimExists) as refused:
+        file_for(store, late, "licenciement_economique", LOSS + timedelta(days=80), filed_days_after=12)
+    assert refused.value.claim_id == late
+
+
+class RecordingStore:
+    """The store, noting what each save held: the aggregates and the versions they were saved at."""
+
+    def __init__(self, store: ClaimsApplication) -> None:
+        self.store, self.saves = store, list[list[tuple[str, int]]]()
+
+    def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        return dict(self.store.get_many(ids))
+
+    def save(self, *aggregates: Claim | InsuredRecord) -> object:
+        saved = self.store.save(*aggregates)
+        self.saves.append([(type(one).__name__, one.version) for one in aggregates])
+        return saved
+
+
+def test_the_reopening_is_saved_with_the_claims_events(
+    store: ClaimsApplication, declarations: FakeDeclarations
+) -> None:
+    late = rejected_late(store, declarations)
+    recording = RecordingStore(store)
+    Reviewer(recording, declarations, clock_at(90), DECIDER).grant_force_majeure(
+        late, "Hospitalisation", AGENT
+    )
+    record = record_of(store, late)
+    assert recording.saves == [[("Claim", 4), ("InsuredRecord", record.version)]]
+    assert events_of(store, record.id) == ["Opened", "ClaimOpened", "ClaimReopened"]
+
+
+def test_force_majeure_granted_to_a_claim_it_leaves_closed_leaves_the_record_alone(
+    store: ClaimsApplication, declarations: FakeDeclarations
+) -> None:
+    """Decided again but rejected (too few days declared): nothing to reopen, nothing to conflict on."""
+    claim_id = file_claim(store, declarations, "licenciement_economique", filed_days_after=75)
+    insured = store.get_claim(claim_id).immatriculation
+    declarations.lines[insured] = declarations.lines[insured][-6:]
+    (first,) = Decider(store, declarations, clock_at(76), DECIDER).settle([claim_id])
+    assert first.decision is not None and first.decision.rejection_code == FILED_LATE
+    claim = reviewer(store, declarations, clock_at(90)).grant_force_majeure(
+        claim_id, "Hospitalisation", AGENT
+    )
+    assert claim.situation == "Rejeté"
+    assert events_of(store, InsuredRecord.id_for(insured)) == ["Opened", "ClaimOpened"]
+
+
+class FilingMeanwhile(RecordingStore):
+    """The store, with the employer filing a new claim for the insured just before the first save."""
+
+    def __init__(self, store: ClaimsApplication, late: uuid.UUID) -> None:
+        super().__init__(store)
+        self.late = late
+        self.filed: uuid.UUID | None = None
+
+    def save(self, *aggregates: Claim | InsuredRecord) -> object:
+        if self.filed is None:
+            self.filed = file_for(
+                self.store, self.late, "licenciement_economique", LOSS + timedelta(days=80), 5
+            )
+        return super().save(*aggregates)
+
+
+def test_a_filing_at_the_same_time_conflicts_on_the_record_and_force_majeure_is_then_refused(
+    store: ClaimsApplication, declarations: FakeDeclarations
+) -> None:
+    late = rejected_late(store, declarations)
+    racing = FilingMeanwhile(store, late)
+    with pytest.raises(InvalidReview) as lost:
+        Reviewer(racing, declarations, clock_at(90), DECIDER).grant_force_majeure(
+            late, "Hospitalisation", AGENT
+        )
+    assert lost.value.code == review.LATER_CLAIM_OPEN and racing.saves == []  # the first save conflicted
+    assert events_of(store, late) == ["Submitted", "Decided"]
+    assert record_of(store, late).last_claim_id == racing.filed

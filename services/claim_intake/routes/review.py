@@ -55,6 +55,8 @@ _WORDS: dict[str, tuple[str, str, str | None]] = {
                                "وحده الطلب المرفوض لتأخر الإيداع يمكن قبوله لقوة قاهرة.", "force_majeure"),
     review.NOT_FILED_LATE: ("La demande a été déposée dans le délai : rien à excuser.",
                             "تم إيداع الطلب داخل الأجل: لا شيء يستدعي العذر.", "force_majeure"),
+    review.LATER_CLAIM_OPEN: ("Une demande plus récente de l'assuré est en cours : une seule demande ouverte à la "
+                              "fois.", "للمؤمن له طلب أحدث قيد المعالجة: طلب مفتوح واحد في كل مرة.", "force_majeure"),
 }  # fmt: skip
 
 
