@@ -1,7 +1,8 @@
 """An agent's review on the real pipeline (store, relay, broker, projector, read model, API): a claim under
 « Autre » waits in review until an agent rules, then the rules decide it and the explanation names the
 agent; a late filing rejected then granted force majeure is decided again, its first decided_at kept;
-only agents may review, and a bad body or a claim not in review is refused with a code."""
+only agents may review, and a bad body or a claim not in review is refused with a code, force majeure
+while a later claim of the insured is open with 409 later_claim_open."""
 
 from __future__ import annotations
 
@@ -169,3 +170,25 @@ def test_a_late_filing_rejected_then_granted_force_majeure_keeps_its_first_decid
     unknown = client.post(f"/api/v1/claims/{uuid.uuid4()}/review", headers=agent.headers,
                           json={"force_majeure": True, "reason": "x"})  # fmt: skip
     assert unknown.status_code == 404
+
+
+def test_force_majeure_is_refused_while_a_later_claim_of_the_insured_is_open(
+    pipeline: Pipeline, client: TestClient, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
+) -> None:
+    insured = declare(conn, months=40, before=LOSS)
+    late = submit(claims_app, insured, "licenciement_economique", filed_after_days=75)
+    projected(conn, late, situation="Rejeté", rejection_code="filed_late", stage="decided")
+    later = claims_app.submit(  # a second loss, filed while the first claim stood rejected: it waits in review
+        uuid.uuid4(), filed_at=RULED_AT - timedelta(days=10), submitted_by="test", channel="http",
+        affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
+        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms, job_loss_date=LOSS + timedelta(days=80),
+        motif_code="autre", attestation=True,
+    ).id  # fmt: skip
+    projected(conn, later, stage="review", situation="En cours")
+    agent = user(client, conn, "agent")
+    refused = client.post(f"/api/v1/claims/{late}/review", headers=agent.headers,
+                          json={"force_majeure": True, "reason": "Hospitalisation"})  # fmt: skip
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "later_claim_open"
+    assert refused.json()["error"]["field"] == "force_majeure"
+    assert [d.decision.situation for d in claims_app.get_claim(late).decisions] == ["Rejeté"]
