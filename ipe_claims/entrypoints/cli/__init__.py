@@ -25,6 +25,7 @@ from ipe_claims.entrypoints.cli import (
     relay,
     replay,
     report,
+    review,
     simulate,
 )
 
@@ -43,6 +44,7 @@ for name, group in {
     "payments": payments,
     "portals": portals,
     "relay": relay,
+    "review": review,
 }.items():
     app.add_typer(group.app, name=name)
 
