@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from ipe_claims.adapters.claim_messages import RecordDecoder
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.ports import Filed
+from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.notification import Notification
 
 
@@ -28,6 +29,10 @@ class StoredNotifications:
             if name == "ClaimSubmitted":
                 filed[uuid.UUID(str(stored.originator_id))] = record
         return filed
+
+    def claim_at(self, claim_id: uuid.UUID, version: int) -> Claim:
+        """The claim folded up to ``version`` (one read of its first events, on Postgres one query)."""
+        return self.app.get_claim(claim_id, version=version)
 
     @functools.cached_property
     def decoder(self) -> RecordDecoder:

@@ -2,7 +2,8 @@
 
 ``Notify`` turns claim events into one Notification per channel the insured can be reached on (ids
 derived from event and channel: a redelivered event finds them) and stores the message's texts once
-per event. ``Send`` works off one due delivery at a time: the attempt is saved before anything leaves,
+per event; a message about the worker's dossier (the acceptance, a refused piece) reads the claim at
+the event's own version, so a redelivery or a replay says the same. ``Send`` works off one due delivery at a time: the attempt is saved before anything leaves,
 so a sender that dies mid-send is seen by the next one (which resumes it: SMS with the same
 idempotency key, email with the same Message-ID marked as a possible duplicate).
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ipe_claims.application.clock import Clock
+from ipe_claims.application.dossier import dossier_of
 from ipe_claims.application.ports import (
     Contact,
     Contacts,
@@ -30,7 +32,9 @@ from ipe_claims.application.ports import (
     SmsChannel,
     Texts,
 )
+from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dates import CASABLANCA
+from ipe_claims.domain.dossier import MISSING, REFUSED
 from ipe_claims.domain.errors import DomainError
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.notification import (
@@ -47,6 +51,7 @@ from ipe_claims.domain.notification import (
 from ipe_claims.domain.rules import VALABLE
 
 ALL_CHANNELS = (EMAIL, SMS, NONE)
+ABOUT_THE_DOSSIER = ("valid", "dossier_piece_refused")  # kinds that say which pieces the worker still owes
 SAVE_TRIES = 5
 Decoded = tuple[str, Mapping[str, Any]]  # a claim event's name and fields, as the relay published them
 
@@ -78,6 +83,8 @@ def kind_of(name: str, event: Mapping[str, Any]) -> str | None:
         return "benefit_ended"
     if name == "ClaimPaymentIssued":
         return "payment_issued"
+    if name == "ClaimDocumentRecorded" and event["status"] == REFUSED:
+        return "dossier_piece_refused"
     return None
 
 
@@ -121,7 +128,8 @@ class Notify:
             raise ClaimNotFiled(f"claim {missing[0]} is not in the store")
         reachable = contacts.find_many({claim["immatriculation"] for claim in filed.values()})
         notifications = self._saved(wanted, filed, reachable)
-        requests = [(self._message(w, filed[w.claim_id]), notifications[w.event_id]) for w in wanted]
+        requests = [(self._message(w, filed[w.claim_id], self._dossier(w)), notifications[w.event_id])
+                    for w in wanted]  # fmt: skip
         new = queue.enqueue(requests)
         return [Requested(w.event_id, w.claim_id, w.kind, [n.channel for n in notifications[w.event_id]], first)
                 for w, first in zip(wanted, new, strict=True)]  # fmt: skip
@@ -158,8 +166,16 @@ class Notify:
                                      self.message_id_domain)
                 for channel in channels_for(email, mobile)]  # fmt: skip
 
-    def _message(self, wanted: _Wanted, claim: Filed) -> Message:
-        context = _context(wanted.event, claim)
+    def _dossier(self, wanted: _Wanted) -> dict[str, Any]:
+        """What a message about the dossier says of it, read at the event's own version."""
+        if wanted.kind not in ABOUT_THE_DOSSIER:
+            return {}
+        return _pieces(
+            wanted.kind, wanted.event, self.store.claim_at(wanted.claim_id, int(wanted.event["version"]))
+        )
+
+    def _message(self, wanted: _Wanted, claim: Filed, dossier: dict[str, Any]) -> Message:
+        context = _context(wanted.event, claim) | dossier
         return Message(wanted.event_id, wanted.claim_id, wanted.kind, claim["immatriculation"],
                        self.renderer.render(wanted.kind, "fr", context),
                        self.renderer.render(wanted.kind, "ar", context))  # fmt: skip
@@ -189,6 +205,19 @@ def _context(event: Mapping[str, Any], claim: Filed) -> dict[str, Any]:
             "motif_label_ar": motif.label_ar if motif else claim["motif_code"],
         }
     )
+
+
+def _pieces(kind: str, event: Mapping[str, Any], claim: Claim) -> dict[str, Any]:
+    """The pieces the worker still has to bring (missing or refused; a piece received waits on the agency,
+    not on them), the deadline, and for a refusal the piece and the agent's reason on one line."""
+    owed = [{"label_fr": piece.label_fr, "label_ar": piece.label_ar, "refused": piece.status == REFUSED}
+            for piece in dossier_of(claim).required if piece.status in (MISSING, REFUSED)]  # fmt: skip
+    context: dict[str, Any] = {"pieces": owed, "dossier_deadline": _dmy(claim.dossier_deadline)}
+    if kind == "dossier_piece_refused":
+        rule = {rule.kind: rule for rule in claim.dossier_rules.documents}[event["kind"]]
+        context |= {"piece_label_fr": rule.label_fr, "piece_label_ar": rule.label_ar,
+                    "refusal_reason": " ".join(str(event["reason"] or "").split())}  # fmt: skip
+    return context
 
 
 def _payment(event: Mapping[str, Any]) -> dict[str, str]:

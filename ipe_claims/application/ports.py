@@ -193,10 +193,16 @@ Filed = Mapping[str, Any]  # a claim's ClaimSubmitted fields: whom it concerns a
 
 
 class NotificationStore(Protocol):
-    """The claims store as notifying sees it: the facts filed with each claim, and the Notifications."""
+    """The claims store as notifying sees it: the facts filed with each claim, the claim at an event's
+    version, and the Notifications."""
 
     def filed(self, claim_ids: Collection[uuid.UUID]) -> Mapping[uuid.UUID, Filed]:
         """The ClaimSubmitted fields of each claim among ``claim_ids`` that exists."""
+        ...
+
+    def claim_at(self, claim_id: uuid.UUID, version: int) -> Claim:
+        """The claim as it stood after its event of ``version``: what a message about that event says
+        of the claim (its dossier) is the same on every redelivery and replay, whatever came later."""
         ...
 
     def notifications(self, ids: Collection[uuid.UUID]) -> Mapping[uuid.UUID, Notification]:

@@ -15,7 +15,7 @@ from ipe_claims.application.ports import EmailContent, Rendered, Texts
 __all__ = ["KINDS", "LANGUAGES", "EmailContent", "MessageRenderer", "Rendered", "Texts"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-KINDS = ("deposited", "valid", "rejected", "benefit_ended", "payment_issued")
+KINDS = ("deposited", "valid", "rejected", "benefit_ended", "payment_issued", "dossier_piece_refused")
 LANGUAGES = ("fr", "ar")
 _DIRECTION = {"fr": "ltr", "ar": "rtl"}
 

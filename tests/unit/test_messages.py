@@ -13,7 +13,10 @@ CONTEXT = {
     "motif_label_ar": "انتهاء العقد", "monthly_amount": "2800.00", "duration_months": 6,
     "rejection_reason_fr": "Nombre de jours insuffisant", "rejection_reason_ar": "عدد الأيام غير كاف",
     "return_date": "02/06/2026", "benefit_end": "01/06/2026", "months_due": 3, "late_notice": False,
-    "payment_month": "04/2026", "amount": "2800.00",
+    "payment_month": "04/2026", "amount": "2800.00", "dossier_deadline": "01/12/2026",
+    "pieces": [{"label_fr": "Attestation de RIB", "label_ar": "شهادة التعريف البنكي", "refused": True}],
+    "piece_label_fr": "Attestation de RIB", "piece_label_ar": "شهادة التعريف البنكي",
+    "refusal_reason": "Compte au nom d'un tiers",
 }  # fmt: skip
 
 
