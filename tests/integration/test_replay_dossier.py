@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,3 +155,19 @@ def test_a_claim_without_a_dossier_row_gets_it_back_and_expires_at_the_sweep(
         ),
         what="the expiry in the dossier's read model",
     )
+
+
+def test_the_audit_of_a_claim_says_each_piece_in_words_never_the_ribs_digits(
+    settings: Settings, lived: list[uuid.UUID]
+) -> None:
+    complete, _, expired = lived
+    result = run_cli(settings, "audit", "claim", str(complete), "--json")
+    assert result.exit_code == 0, result.output
+    said = [event["summary"] for event in json.loads(result.output)["events"]]
+    assert "Piece « copie_cin » recorded as refused (illisible)" in said
+    assert "Piece « rib » recorded as verified, bank account recorded (digits withheld)" in said
+    assert any(s.startswith("Payments scheduled for ") for s in said)
+    table = run_cli(settings, "audit", "claim", str(complete))
+    assert table.exit_code == 0 and RIB not in result.output and RIB not in table.output.replace("\n", "")
+    ended = json.loads(run_cli(settings, "audit", "claim", str(expired), "--json").output)["events"]
+    assert any(e["summary"].startswith("The dossier was incomplete on its deadline") for e in ended)

@@ -49,11 +49,11 @@ def claim(
     if as_json:
         print_json(history)
         return
-    events = table("#", "time (UTC)", "type", "caused by", "rule set", "sealed", "payload")
+    events = table("#", "time (UTC)", "type", "caused by", "what happened", "rule set", "sealed", "payload")
     for entry in history["events"]:
         payload = json.dumps(entry["payload"], ensure_ascii=False, default=str)
         row(events, str(entry["version"]), entry["occurred_at"], entry["type"], entry["caused_by"],
-            entry["ruleset_version"] or "", entry["sealed"], payload[:300])  # fmt: skip
+            entry["summary"], entry["ruleset_version"] or "", entry["sealed"], payload[:300])  # fmt: skip
     console.print(events)
     notes = table("notification", "kind", "channel", "status", "recorded at")
     for note in history["notifications"]:
