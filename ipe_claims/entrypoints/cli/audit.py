@@ -49,12 +49,16 @@ def claim(
     if as_json:
         print_json(history)
         return
-    events = table("#", "time (UTC)", "type", "caused by", "what happened", "rule set", "sealed", "payload")
+    events = table("#", "time (UTC)", "type", "caused by", "rule set", "sealed", "payload")
     for entry in history["events"]:
         payload = json.dumps(entry["payload"], ensure_ascii=False, default=str)
         row(events, str(entry["version"]), entry["occurred_at"], entry["type"], entry["caused_by"],
-            entry["summary"], entry["ruleset_version"] or "", entry["sealed"], payload[:300])  # fmt: skip
+            entry["ruleset_version"] or "", entry["sealed"], payload[:300])  # fmt: skip
     console.print(events)
+    said = table("#", "what happened")  # a table of its own: sentences need the width
+    for entry in history["events"]:
+        row(said, str(entry["version"]), entry["summary"])
+    console.print(said)
     notes = table("notification", "kind", "channel", "status", "recorded at")
     for note in history["notifications"]:
         row(notes, note["event_id"], note["kind"], note["channel"], note["status"], note["created_at"])
