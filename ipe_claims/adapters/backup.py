@@ -41,13 +41,14 @@ from ipe_claims.adapters.backup_crypto import (
     is_encrypted,
     private_file,
 )
+from ipe_claims.adapters.projections import READ_MODELS
 
 FORMAT = "ipe-backup/1"
 STORE = "ipe_events"
 BACKED_UP = (STORE, "accounts", "account_affiliations", "affiliations", "insured", "declarations", "contacts",
              "notifications", "deliveries", "delivery_projection_positions", "dead_letters",
              "audit_event_seals", "audit_digests", "access_log", "analytics_policy")  # fmt: skip
-REBUILT = ("claims", "payments", "dossiers", "dossier_documents")  # dossiers: the projector, not `ipe replay`
+REBUILT = READ_MODELS  # what projections.apply_event writes: the projector and `ipe replay` rebuild them
 SESSION = ("consumer_positions", "relay_positions", "api_tokens", "portal_sessions", "rate_windows",
            "login_failures", "schema_migrations")  # fmt: skip
 END = b"\\.\n"

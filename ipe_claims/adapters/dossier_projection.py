@@ -5,6 +5,12 @@ the facts ``application.dossier.dossier_facts`` reads from the pieces recorded),
 each record from the latest record of each kind, so the table agrees with the claim's stream. Rows keep the
 version of the last event applied: a redelivered event changes nothing. The RIB's digits never reach it
 (the Avro record has no field for them).
+
+A claim filed before migration 078 has no ``dossiers`` row: ``open_missing`` (the projector's sweep, in
+batches) and the first piece recorded for it open the row from its ``claims`` row, as its ClaimSubmitted
+would have (version 1, the version of every stream's first event), then fold in the pieces already
+recorded — the row a replay of its stream leaves. A claim under a motif the catalogue no longer knows
+gets no dossier row (which pieces it needs cannot be said; the rules do not find it Valable).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from psycopg.rows import tuple_row
 from ipe_claims.application.dossier import dossier_facts
 from ipe_claims.domain import dossier
 from ipe_claims.domain.dates import local_date
+from ipe_claims.domain.motifs import MOTIFS
+
+SUBMITTED_VERSION = 1  # a claim's stream starts at version 1 (eventsourcing's Aggregate.INITIAL_VERSION)
 
 
 def apply_dossier_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:
@@ -36,6 +45,8 @@ def apply_dossier_event(conn: psycopg.Connection[Any], name: str, record: dict[s
 
 
 def _opened(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    if r["motif_code"] not in MOTIFS:
+        return False
     rules = dossier.dossier_rules_for(r["job_loss_date"])
     required = dossier.required_documents(dossier_facts(r["motif_code"], []), rules)
     cursor = conn.execute(
@@ -64,16 +75,24 @@ def _recorded(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
     # Recomputed whether or not the row changed (in a pipeline the rowcount is not known yet): the same rows
     # give the same answer, so a redelivered event still changes nothing.
     changed = cursor.rowcount == 1
+    _recompute(conn, r["claim_id"], r["version"])
+    return changed
+
+
+def _recompute(conn: psycopg.Connection[Any], claim_id: Any, version: int) -> None:
+    """The dossier's required pieces and completeness from the pieces recorded, at ``version`` at least."""
     cursor = conn.cursor(row_factory=tuple_row)
-    opened = cursor.execute(
-        "SELECT motif_code, job_loss_date FROM dossiers WHERE claim_id = %s", (r["claim_id"],)
-    ).fetchone()
+    query = "SELECT motif_code, job_loss_date FROM dossiers WHERE claim_id = %s"
+    opened = cursor.execute(query, (claim_id,)).fetchone()
+    if opened is None:  # filed before migration 078
+        _open_from_claims(conn, [claim_id])
+        opened = cursor.execute(query, (claim_id,)).fetchone()
     if opened is None:
-        return changed  # a claim filed before migration 078 has no dossier row to keep
+        return  # no claims row either: its ClaimSubmitted, not projected yet, opens the dossier
     motif_code, job_loss_date = opened
     rows = cursor.execute(
         "SELECT kind, status, recorded_at FROM dossier_documents WHERE claim_id = %s ORDER BY version",
-        (r["claim_id"],),
+        (claim_id,),
     ).fetchall()
     records = [dossier.DocumentRecord(kind, status, local_date(at)) for kind, status, at in rows]
     rules = dossier.dossier_rules_for(job_loss_date)
@@ -81,7 +100,44 @@ def _recorded(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
     conn.execute(
         "UPDATE dossiers SET required = %s, complete = %s, completed_on = %s, version = greatest(version, %s) "
         "WHERE claim_id = %s",
-        ([piece.kind for piece in state.required], state.complete, state.completed_on, r["version"],
-         r["claim_id"]),
-    )  # fmt: skip
-    return changed
+        ([piece.kind for piece in state.required], state.complete, state.completed_on, version, claim_id),
+    )
+
+
+def _open_from_claims(conn: psycopg.Connection[Any], claim_ids: list[Any]) -> int:
+    """Open the missing dossier rows of these claims from their ``claims`` rows, as their ClaimSubmitted
+    would have; return how many were opened (outside a pipeline; the caller folds in the pieces)."""
+    rows = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            "SELECT c.claim_id, c.motif_code, c.job_loss_date, c.filed_at FROM claims c WHERE c.claim_id = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM dossiers d WHERE d.claim_id = c.claim_id)",
+            (claim_ids,),
+        )
+        .fetchall()
+    )
+    opened = 0
+    for claim_id, motif_code, job_loss_date, filed_at in rows:
+        opened += _opened(conn, {"claim_id": claim_id, "version": SUBMITTED_VERSION, "motif_code": motif_code,
+                                 "job_loss_date": job_loss_date, "filed_at": filed_at})  # fmt: skip
+    return opened
+
+
+def open_missing(conn: psycopg.Connection[Any], limit: int) -> int:
+    """Open the dossier rows of up to ``limit`` claims that have none (filed before migration 078), with the
+    pieces already recorded for them folded in; return how many had none (fewer than ``limit``: the last)."""
+    missing = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.claim_id FROM claims c WHERE c.motif_code = ANY(%s) AND NOT EXISTS "
+            "(SELECT 1 FROM dossiers d WHERE d.claim_id = c.claim_id) ORDER BY c.claim_id LIMIT %s",
+            (list(MOTIFS), limit),
+        ).fetchall()
+    ]
+    _open_from_claims(conn, missing)
+    for claim_id, version in conn.execute(
+        "SELECT claim_id, max(version) FROM dossier_documents WHERE claim_id = ANY(%s) GROUP BY claim_id",
+        (missing,),
+    ).fetchall():
+        _recompute(conn, claim_id, version)
+    return len(missing)

@@ -19,9 +19,17 @@ from ipe_claims.domain.claim import EN_COURS, Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
 
-# The tables apply_claim_event writes (a replay empties and rebuilds them).
-READ_MODELS = ("claims", "payments")
-__all__ = ["READ_MODELS", "apply_claim_event", "apply_dossier_event"]
+# The tables apply_event writes (a replay rebuilds them; backup.REBUILT empties them on a restore).
+READ_MODELS = ("claims", "payments", "dossiers", "dossier_documents")
+# The events apply_dossier_event reads; apply_claim_event changes nothing for the last two.
+DOSSIER_EVENTS = ("ClaimSubmitted", "ClaimDocumentRecorded", "ClaimDossierExpired")
+__all__ = ["DOSSIER_EVENTS", "READ_MODELS", "apply_claim_event", "apply_dossier_event", "apply_event"]
+
+
+def apply_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> None:
+    """Apply one claim event to every read model: what the live projector and a replay both call."""
+    apply_claim_event(conn, name, record)
+    apply_dossier_event(conn, name, record)
 
 
 def apply_claim_event(conn: psycopg.Connection[Any], name: str, record: dict[str, Any]) -> bool:

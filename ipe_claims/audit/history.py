@@ -1,7 +1,8 @@
 """A claim's whole history, from the event store itself (not a read model), for auditors.
 
-Each event with its time, type, who caused it, payload and, for decisions, the rule-set version; each
-event's seal status (ipe_claims/audit/seal.py); and the notification deliveries recorded for the claim.
+Each event with its time, type, who caused it, what happened in words (``words.in_words``), payload (never
+a RIB's digits) and, for decisions, the rule-set version; each event's seal status
+(ipe_claims/audit/seal.py); and the notification deliveries recorded for the claim.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from psycopg.rows import dict_row
 from ipe_claims.adapters.claim_messages import to_record
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.audit.seal import stream_status
+from ipe_claims.audit.words import in_words, shown_payload
 from ipe_claims.domain.claim import Claim
 
 _ENVELOPE = ("originator_id", "originator_version", "timestamp")
@@ -79,9 +81,12 @@ def claim_history(
             "occurred_at": event.timestamp.isoformat(),
             "type": _type_name(event),
             "caused_by": caused_by(event),
+            "summary": in_words(event),
             "ruleset_version": _ruleset(event),
             "sealed": seals.get(event.originator_version, "not sealed yet"),
-            "payload": _plain({k: v for k, v in vars(event).items() if k not in _ENVELOPE}),
+            "payload": _plain(
+                shown_payload(event, {k: v for k, v in vars(event).items() if k not in _ENVELOPE})
+            ),
         }
         for event in events
     ]

@@ -2,9 +2,10 @@
 
 The rebuild writes into a private schema of fresh (unlogged: scratch) copies of the read-model tables,
 so the live tables are untouched until the swap. A page of events whose claims are born in it is folded
-per claim into final rows (``fold.fold``, which mirrors ``projections.apply_claim_event``) and written by
-``COPY``; the events of other claims go through ``apply_claim_event`` itself, the function the live
-projector calls, on a connection whose ``search_path`` puts the private schema first. The swap holds the
+per claim into final ``claims`` rows (``fold.fold``, which mirrors ``projections.apply_claim_event``) and
+written by ``COPY``; their payment and dossier events, and every event of the other claims, go through
+``projections.apply_event`` (or the part of it the fold leaves), the function the live projector calls,
+on a connection whose ``search_path`` puts the private schema first. The swap holds the
 live tables in EXCLUSIVE mode (readers go on, writers wait), catches up on events appended meanwhile,
 and replaces the rows that differ in one transaction, so a reader sees the old state or the new one,
 never a mix.
@@ -29,10 +30,14 @@ from ipe_claims.audit.store_source import claim_notifications
 PAGE = 1000
 Record = tuple[str, dict[str, Any]]
 Progress = Callable[[int], None]
+# The read models besides ``claims`` (their rows come from the statements even for a folded claim), and the
+# events of a folded claim that still go through the statements for them.
+_STATEMENT_TABLES = frozenset({"payments", "dossiers", "dossier_documents"})
+_STATEMENT_EVENTS = frozenset(projections.PAYMENT_EVENTS + projections.DOSSIER_EVENTS)
 
 
 def read_models() -> tuple[str, ...]:
-    """The tables ``apply_claim_event`` writes; projections.py may list more in READ_MODELS."""
+    """The tables ``projections.apply_event`` writes (``projections.READ_MODELS``)."""
     return tuple(getattr(projections, "READ_MODELS", ("claims",)))
 
 
@@ -128,10 +133,11 @@ class Shadow:
             )
 
     def _can_fold(self) -> bool:
-        """The fold mirrors apply_claim_event on the ``claims`` table as it is: use it only while the read
-        models are that one table with exactly the columns it writes, none of them with a default."""
-        if self.tables[:1] != (fold.TABLE,) or not set(self.tables[1:]) <= {"payments"}:
-            return False  # payments rows come from apply_claim_event (_fold keeps their events)
+        """The fold mirrors apply_claim_event on the ``claims`` table as it is: use it only while that table
+        has exactly the columns it writes, none of them with a default, and the other read models are those
+        whose events _fold keeps for the statements (payments, the dossier's)."""
+        if self.tables[:1] != (fold.TABLE,) or not set(self.tables[1:]) <= _STATEMENT_TABLES:
+            return False
         rows = self.conn.execute(
             "SELECT column_name, column_default FROM information_schema.columns "
             "WHERE table_schema = 'public' AND table_name = %s",
@@ -179,28 +185,39 @@ class Shadow:
             progress(len(batch))
         return len(batch)
 
-    def _write(self, rows: list[fold.Row], rest: list[tuple[int, Record]]) -> None:
-        """One transaction: the folded rows by COPY, the other events by apply_claim_event."""
+    def _write(
+        self, rows: list[fold.Row], rest: list[tuple[int, Record]], folded: frozenset[Any] = frozenset()
+    ) -> None:
+        """One transaction: the events by apply_event (only its payments and dossier part for the claims in
+        ``folded``), then the folded ``claims`` rows by COPY. Statements first: a folded claim's dossier
+        events then meet no ``claims`` row yet, as they would in the order of the log (a piece recorded for
+        a claim without a dossier row opens it from its ``claims`` row: dossier_projection)."""
         with self.conn.transaction():
+            if rest:
+                # Pipeline mode sends the statements without waiting for each answer: a rebuild does not
+                # need apply_claim_event's "did it change a row" (the live projector does).
+                with self.conn.pipeline():
+                    for _, (name, record) in rest:
+                        if record.get("claim_id") not in folded:
+                            projections.apply_event(self.conn, name, record)
+                            continue
+                        if name in projections.PAYMENT_EVENTS:
+                            projections.apply_claim_event(self.conn, name, record)
+                        projections.apply_dossier_event(self.conn, name, record)
             if rows:
                 columns = sql.SQL(", ").join(sql.Identifier(c) for c in fold.COLUMNS)
                 copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(self._shadow(fold.TABLE), columns)
                 with self.conn.cursor().copy(copy_sql) as copy:
                     for row in rows:
                         copy.write_row(tuple(row.values()))
-            if rest:
-                # Pipeline mode sends the statements without waiting for each answer: a rebuild does not
-                # need apply_claim_event's "did it change a row" (the live projector does).
-                with self.conn.pipeline():
-                    for _, (name, record) in rest:
-                        projections.apply_claim_event(self.conn, name, record)
         self.folded += len(rows)
 
     def _fold(
         self, batch: list[tuple[int, Record]], look_up: bool
-    ) -> tuple[list[fold.Row], list[tuple[int, Record]]]:
-        """Split a page: the final rows of the claims whose row this page creates (folded per claim, to
-        COPY), and the events of the other claims, in order, for apply_claim_event.
+    ) -> tuple[list[fold.Row], list[tuple[int, Record]], frozenset[Any]]:
+        """Split a page: the final ``claims`` rows of the claims whose row this page creates (folded per
+        claim, to COPY), the events left for the statements, in order (every event of the other claims;
+        the payment and dossier events of the folded ones), and the folded claims.
 
         A claim's events stay in their order; claims are independent rows, so their relative order does
         not matter. A ClaimSubmitted whose row exists already is a no-op in SQL, so such a claim takes the
@@ -228,9 +245,10 @@ class Shadow:
             for (claim,) in existing:
                 born.pop(claim, None)
         rows = [row for claim in born.values() if (row := fold.fold(by_claim[claim])) is not None]
-        folded = set(born.values())
-        return rows, [item for item in batch
-                      if item[1][1].get("claim_id") not in folded or item[1][0] in projections.PAYMENT_EVENTS]  # fmt: skip
+        folded = frozenset(born.values())
+        rest = [item for item in batch
+                if item[1][1].get("claim_id") not in folded or item[1][0] in _STATEMENT_EVENTS]  # fmt: skip
+        return rows, rest, folded
 
     def differences(self, limit: int = 1000) -> list[Difference]:
         """Row-for-row comparison of every rebuilt table with its live counterpart."""
@@ -278,7 +296,7 @@ class Shadow:
                 )
             caught_up = 0
             for position, (name, record) in catch_up(self.position):
-                projections.apply_claim_event(self.conn, name, record)
+                projections.apply_event(self.conn, name, record)
                 self.position = max(self.position, position)
                 caught_up += 1
             for table in self.tables:

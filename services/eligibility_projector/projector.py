@@ -20,9 +20,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.avro import AvroCodec, AvroDecodeError
 from ipe_claims.adapters.declarations import DeclarationsOnConnection
+from ipe_claims.adapters.dossier_projection import open_missing
 from ipe_claims.adapters.kafka import TrackedConsumer
 from ipe_claims.adapters.loops import TRANSIENT, supervised
-from ipe_claims.adapters.projections import apply_claim_event, apply_dossier_event
+from ipe_claims.adapters.projections import apply_event
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
 from ipe_claims.application.deciding import Decider
@@ -34,6 +35,7 @@ from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 log = structlog.get_logger()
 CONSUMER_NAME = "ipe-eligibility-projector"
 SWEEP_SECONDS = 5.0
+OPEN_BATCH = 500  # dossier rows opened per sweep for the claims filed before migration 078
 # A claim's payments follow its decisions and its return to work (application/paying.py).
 SCHEDULE_FOLLOWS = ("ClaimDecided", "ClaimReturnedToWork")
 
@@ -43,6 +45,7 @@ class EligibilityProjector:
         self.app = app
         self.codec = codec
         self.clock = clock  # times the events a settlement records, and gives the sweep its today
+        self.dossiers_opened = False  # every claim projected before this process started has its dossier row
 
     def consumer(self, settings: Settings, name: str = CONSUMER_NAME) -> TrackedConsumer:
         return TrackedConsumer(settings, name, [CLAIM_EVENTS_TOPIC], self.handle, poison=(AvroDecodeError,))
@@ -59,8 +62,7 @@ class EligibilityProjector:
         events = [self.codec.decode(record.value) for record in records]
         with conn.pipeline():
             for name, event in events:
-                apply_claim_event(conn, name, event)
-                apply_dossier_event(conn, name, event)
+                apply_event(conn, name, event)
         submitted = [uuid.UUID(str(event["claim_id"])) for name, event in events if name == "ClaimSubmitted"]
         for claim in self.decider(conn).settle(submitted):
             self._log_settled(claim)
@@ -101,6 +103,19 @@ class EligibilityProjector:
                     )
         return settled
 
+    def open_dossiers(self, conn: psycopg.Connection[Any]) -> int:
+        """Open the dossier rows of a batch of claims filed before migration 078 (``open_missing``), until a
+        batch finds fewer than OPEN_BATCH: the claims projected since have theirs from their ClaimSubmitted
+        (a restore rebuilds both tables from the log). Return how many this call opened."""
+        if self.dossiers_opened:
+            return 0
+        with conn.transaction():
+            opened = open_missing(conn, OPEN_BATCH)
+        if opened:
+            log.info("dossiers.opened", count=opened)
+        self.dossiers_opened = opened < OPEN_BATCH
+        return opened
+
     def expire_dossiers(self, conn: psycopg.Connection[Any]) -> int:
         """End the Valable claims whose dossier was incomplete on its deadline (Rejeté "dossier incomplet",
         ``application.dossier.ExpireDossiers``, on the clock's today); return how many."""
@@ -119,6 +134,7 @@ class EligibilityProjector:
 
         def sweep(conn: psycopg.Connection[Any]) -> float:
             self.sweep(conn, self.clock.today())
+            self.open_dossiers(conn)
             self.expire_dossiers(conn)
             return SWEEP_SECONDS
 

@@ -1,7 +1,7 @@
 """The replay's fast paths equal the slow ones they replace.
 
-- fold + COPY (ipe_claims/audit/fold.py) leaves the same ``claims`` rows as apply_claim_event run event
-  by event, on a mixed history in a shuffled global order, split into small pages, with redeliveries,
+- fold + COPY (ipe_claims/audit/fold.py) leaves the same rows in every read model (``claims``, and the
+  payments and dossier tables its statements keep) as apply_event run event by event, on a mixed history in a shuffled global order, split into small pages, with redeliveries,
   stale versions, updates before their submission, events the projection ignores, and a second pass
   (a catch-up that overlaps what was applied);
 - the store decoder (ipe_claims/audit/store_source.py) gives the relay's record of every claim event,
@@ -26,6 +26,7 @@ from eventsourcing.utils import get_topic
 from ipe_claims.adapters.claim_messages import RecordDecoder, to_record
 from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.dossier import dossier_facts, has_expired
 from ipe_claims.audit import replay
 from ipe_claims.audit.fold import fold
 from ipe_claims.audit.replay import Record, Shadow, read_models, store_records
@@ -35,12 +36,15 @@ from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, return_to_work
 from ipe_claims.domain.notification import Notification
 from ipe_claims.domain.review import ForceMajeure, decide_reviewed
+from ipe_claims.domain.rib import rib_key
 from ipe_claims.domain.rules import VALABLE, ClaimFacts, ruleset_for
 from ipe_claims.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 MOTIFS = ("licenciement_economique", "fin_cdd", "demission", "fermeture_entreprise")
+PIECES = ("formulaire_demande", "copie_cin", "pv_inspection_travail", "rib", "attestation_anapec")
+RIB = "0117800000123456789012" + rib_key("0117800000123456789012")
 
 
 def _claim(rng: random.Random, n: int) -> Claim:
@@ -94,7 +98,30 @@ def along_a_path(rng: random.Random, n: int) -> Claim:
                                   claim.job_loss_date + timedelta(days=40), claim.job_loss_date + timedelta(days=38),
                                   ruleset_for(claim.job_loss_date))  # fmt: skip
         claim.return_to_work(returned, "employer")
+    if path != 5:
+        _dossier(claim, n)
     return claim
+
+
+def _dossier(claim: Claim, n: int) -> None:
+    """Pieces recorded (all, some, one refused then verified, or none), then the expiry where it is due."""
+    if claim.decision is None or claim.decision.situation != VALABLE:
+        return
+    at = claim.filed_at + timedelta(days=2)
+    for i, kind in enumerate(PIECES[: (n // 6) % (len(PIECES) + 1)]):
+        rib = RIB if kind == "rib" else None
+        if i == 1 and n % 2:
+            claim.record_document(
+                kind, "refused", agent="agent.a", agency="CASA-01", at=at, reason="illisible"
+            )
+        status = "received" if n % 3 == 0 and i == 0 else "verified"
+        claim.record_document(kind, status, agent="agent.b", agency="RABAT-02", at=at + timedelta(hours=i),
+                              rib=rib, sha256=f"{n:064x}" if i == 2 else None)  # fmt: skip
+    later = datetime.combine(claim.dossier_deadline + timedelta(days=1), datetime.min.time(), UTC)
+    if has_expired(claim, later.date()):
+        claim.expire_dossier(
+            dossier_facts(claim.motif_code, claim.document_records), decided_by="p", at=later
+        )
 
 
 def history(rng: random.Random, n: int) -> list[Any]:
@@ -109,7 +136,8 @@ def mixed_log(seed: int, claims: int) -> list[Record]:
     streams = [[to_record(e) for e in history(rng, n)] for n in range(claims)]
     assert {name for s in streams for name, _ in s} == {
         "ClaimSubmitted", "ClaimDecided", "ClaimAwaitingDeclaration", "ClaimDeclarationWaitExpired",
-        "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted",
+        "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted", "ClaimDocumentRecorded",
+        "ClaimDossierExpired",
     }  # fmt: skip
     log: list[Record] = []
     pending = [list(s) for s in streams]
@@ -132,8 +160,8 @@ def positioned(records: list[Record]) -> Iterator[tuple[int, Record]]:
     return ((i + 1, record) for i, record in enumerate(records))
 
 
-def rows(conn: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:
-    return conn.execute(f"SELECT * FROM {schema}.claims ORDER BY claim_id").fetchall()
+def rows(conn: psycopg.Connection[Any], schema: str, table: str = "claims") -> list[tuple[Any, ...]]:
+    return conn.execute(f"SELECT * FROM {schema}.{table} ORDER BY 1, 2").fetchall()
 
 
 @pytest.mark.parametrize("page", [1, 7, 1000])
@@ -157,6 +185,12 @@ def test_fold_and_copy_leave_the_rows_apply_claim_event_leaves(
         expected = rows(a, statements.schema)
         assert len(expected) == 120
         assert rows(a, folded.schema) == expected
+        for table in read_models():
+            assert rows(a, folded.schema, table) == rows(a, statements.schema, table), table
+        dossiers = rows(a, statements.schema, "dossiers")
+        assert len(dossiers) == sum(row[7] != "code_retire" for row in expected)  # a retired motif: none
+        assert any(row[6] for row in dossiers) and any(row[8] for row in dossiers)  # complete, expired
+        assert rows(a, statements.schema, "dossier_documents")
         situations = {row[11] for row in expected}
         assert situations == {"En cours", "Valable", "Rejeté"}
         assert any(row[22] for row in expected) and any(row[20] for row in expected)  # returned, awaiting

@@ -55,6 +55,10 @@ def claim(
         row(events, str(entry["version"]), entry["occurred_at"], entry["type"], entry["caused_by"],
             entry["ruleset_version"] or "", entry["sealed"], payload[:300])  # fmt: skip
     console.print(events)
+    said = table("#", "what happened")  # a table of its own: sentences need the width
+    for entry in history["events"]:
+        row(said, str(entry["version"]), entry["summary"])
+    console.print(said)
     notes = table("notification", "kind", "channel", "status", "recorded at")
     for note in history["notifications"]:
         row(notes, note["event_id"], note["kind"], note["channel"], note["status"], note["created_at"])
