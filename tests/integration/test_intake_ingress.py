@@ -303,7 +303,10 @@ def test_a_portal_created_while_the_ingress_runs_is_consumed_without_a_restart(
     producer: KafkaProducer,
 ) -> None:  # fmt: skip
     """`ipe portals create` on a running system: the ingress finds the new topic by itself (it lists the
-    broker's topics, the client's pattern subscription once missed one for a whole chaos run)."""
+    broker's topics, the client's pattern subscription once missed one for a whole chaos run). One portal
+    has its topic before the ingress starts, so the test knows when the ingress has listed the topics once,
+    whatever ran before it."""
+    topics_for(settings, f"portal-{random_digits(9)}")
     group = f"ipe-ingress-late-{random_digits(8)}"
     consumer = Ingress(settings, claims_app, codec).consumer(group)
     stop = threading.Event()
