@@ -5,9 +5,7 @@ and what it records is timed by the injected clock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
@@ -17,44 +15,12 @@ from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import FixedClock
 from ipe_claims.application.deciding import Decider
 from ipe_claims.domain.claim import Claim
-from ipe_claims.domain.contributions import MonthlyDeclaration, months_before
-from ipe_claims.domain.rules import LONG_WINDOW_MONTHS
+from ipe_claims.domain.contributions import months_before
+from tests.unit.fakes import AFFILIATION, FakeDeclarations
 
-AFFILIATION, IMMATRICULATION = "1234567", "100000001"
+IMMATRICULATION = "100000001"
 LOSS = date(2028, 2, 3)  # January 2028 is declared by 10 February
 FILED = datetime(2028, 2, 5, 9, tzinfo=UTC)  # before that deadline: a missing January is awaited
-
-
-class FakeDeclarations:
-    """The ``ContributionHistories`` port over a list of declarations, as the Postgres query reads them."""
-
-    def __init__(self) -> None:
-        self.lines: dict[str, list[MonthlyDeclaration]] = {}
-        self.asked: list[tuple[str, date]] = []
-
-    def declare(self, immatriculation: str, months: Sequence[date]) -> None:
-        self.lines.setdefault(immatriculation, []).extend(
-            MonthlyDeclaration(AFFILIATION, month, 26, Decimal("4000")) for month in months
-        )
-
-    def histories(self, wanted: Sequence[tuple[str, date]]) -> list[list[MonthlyDeclaration]]:
-        self.asked += wanted
-        return [self._history(who, loss) for who, loss in wanted]
-
-    def _history(self, immatriculation: str, loss: date) -> list[MonthlyDeclaration]:
-        window = set(months_before(loss, LONG_WINDOW_MONTHS))
-        lines = [line for line in self.lines.get(immatriculation, []) if line.period in window]
-        return sorted(lines, key=lambda line: line.period)
-
-
-@pytest.fixture
-def store() -> ClaimsApplication:
-    return ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def declarations() -> FakeDeclarations:
-    return FakeDeclarations()
 
 
 @pytest.fixture

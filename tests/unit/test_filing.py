@@ -70,11 +70,6 @@ class Racing:
 
 
 @pytest.fixture
-def store() -> ClaimsApplication:
-    return ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
 def declarations() -> Declarations:
     return Declarations()
 

@@ -4,13 +4,10 @@ which messages a claim's events call for, exactly once, and how each delivery's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from ipe_claims.adapters.claim_messages import to_record
 from ipe_claims.adapters.notification_store import StoredNotifications
@@ -30,13 +27,6 @@ LOSS = date(2026, 3, 10)
 RENDERER = MessageRenderer()
 POLICY = RetryPolicy(base_seconds=10, cap_seconds=100, max_attempts=3)
 ADDRESS, NUMBER = "fatima.alami@example.ma", "+212612345678"
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    store = ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield store
-    store.close()
 
 
 def filed(app: ClaimsApplication, immatriculation: str = "100000001", months: int | None = None) -> Claim:

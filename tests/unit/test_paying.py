@@ -4,10 +4,7 @@ and returns to work, a run pays complete dossiers only, once, and gives the same
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
-
-import pytest
 
 from ipe_claims.adapters.pain001 import Debtor
 from ipe_claims.adapters.payment_files import Pain001Files
@@ -19,7 +16,7 @@ from ipe_claims.domain import dossier
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.payments import CANCELLED, ISSUED, SCHEDULED
 from ipe_claims.domain.rib import parse_rib
-from tests.unit.claim_life import AGENT, RIB, a_claim, decision_for, in_memory_app, later
+from tests.unit.claim_life import AGENT, RIB, a_claim, decision_for, later
 
 MONTHS = ["2026-11", "2026-12", "2027-01", "2027-02", "2027-03", "2027-04"]  # filed in October 2026
 FILES = Pain001Files(Debtor("CNSS", parse_rib("999999000000000000000014"), "DEMOMAM0XXX"))
@@ -34,12 +31,6 @@ class Index:
 
     def claims_to_pay(self, run_month: str) -> list[uuid.UUID]:
         return list(self.ids)
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    with in_memory_app() as store:
-        yield store
 
 
 def valable(app: ClaimsApplication, index: Index, months: int = 36) -> Claim:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,13 +18,6 @@ from ipe_claims.domain.rules import ClaimFacts, decide
 
 LOSS = date(2026, 3, 10)
 DECLARED_AT = datetime(2026, 6, 3, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    store = ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield store
-    store.close()
 
 
 def decided(app: ClaimsApplication, months: int) -> Claim:

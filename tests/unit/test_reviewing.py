@@ -23,21 +23,11 @@ from ipe_claims.domain.claim import Claim, InsuredRecord, OpenClaimExists
 from ipe_claims.domain.contributions import months_before
 from ipe_claims.domain.review import InvalidReview
 from ipe_claims.domain.rules import FILED_LATE, MOTIF_NOT_INVOLUNTARY
-from tests.unit.test_deciding import AFFILIATION, FakeDeclarations
+from tests.unit.fakes import AFFILIATION, FakeDeclarations
 
 LOSS = date(2027, 3, 2)
 AGENT = ActingAgent("agent.benali", "CASA-ANFA")
 DECIDER = "ipe-eligibility-projector"
-
-
-@pytest.fixture
-def store() -> ClaimsApplication:
-    return ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-
-
-@pytest.fixture
-def declarations() -> FakeDeclarations:
-    return FakeDeclarations()
 
 
 def file_claim(
