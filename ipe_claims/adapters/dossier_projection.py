@@ -4,7 +4,10 @@ Which pieces are required and whether all are verified are the domain's answers 
 the facts ``application.dossier.dossier_facts`` reads from the pieces recorded), computed here again after
 each record from the latest record of each kind, so the table agrees with the claim's stream. Rows keep the
 version of the last event applied: a redelivered event changes nothing. The RIB's digits never reach it
-(the Avro record has no field for them).
+(the Avro record has no field for them). The claim's first Valable decision moves the deadline
+(``dossier.deadline_once_valable``) and sets ``valable_on``, once: the row keeps its version, so a row opened
+from the ``claims`` row of an older claim, where that decision is already folded in, is the row a replay
+leaves.
 
 A claim filed before migration 078 has no ``dossiers`` row: ``open_missing`` (the projector's sweep, in
 batches) and the first piece recorded for it open the row from its ``claims`` row, as its ClaimSubmitted
@@ -24,6 +27,7 @@ from ipe_claims.application.dossier import dossier_facts
 from ipe_claims.domain import dossier
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.motifs import MOTIFS
+from ipe_claims.domain.rules import VALABLE
 
 SUBMITTED_VERSION = 1  # a claim's stream starts at version 1 (eventsourcing's Aggregate.INITIAL_VERSION)
 
@@ -34,6 +38,8 @@ def apply_dossier_event(conn: psycopg.Connection[Any], name: str, record: dict[s
         return _opened(conn, record)
     if name == "ClaimDocumentRecorded":
         return _recorded(conn, record)
+    if name == "ClaimDecided":
+        return _decided(conn, record)
     if name == "ClaimDossierExpired":
         cursor = conn.execute(
             "UPDATE dossiers SET expired_on = %(deadline)s, version = %(version)s "
@@ -49,13 +55,35 @@ def _opened(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
         return False
     rules = dossier.dossier_rules_for(r["job_loss_date"])
     required = dossier.required_documents(dossier_facts(r["motif_code"], []), rules)
+    valable_on = r.get("valable_on")  # only from a claims row (_open_from_claims); a ClaimSubmitted has none
     cursor = conn.execute(
-        "INSERT INTO dossiers (claim_id, version, motif_code, job_loss_date, deadline, required) "
-        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (claim_id) DO NOTHING",
+        "INSERT INTO dossiers (claim_id, version, motif_code, job_loss_date, deadline, required, valable_on) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (claim_id) DO NOTHING",
         (r["claim_id"], r["version"], r["motif_code"], r["job_loss_date"],
-         dossier.dossier_deadline(rules, r["job_loss_date"], local_date(r["filed_at"])),
-         [piece.kind for piece in required]),
+         dossier.dossier_deadline(rules, r["job_loss_date"], local_date(r["filed_at"]), valable_on),
+         [piece.kind for piece in required], valable_on),
     )  # fmt: skip
+    return cursor.rowcount == 1
+
+
+def _decided(conn: psycopg.Connection[Any], r: dict[str, Any]) -> bool:
+    """The first Valable decision gives the worker time after it: the deadline moves, once."""
+    if r["situation"] != VALABLE:
+        return False
+    query = "SELECT job_loss_date, deadline FROM dossiers WHERE claim_id = %s AND valable_on IS NULL"
+    cursor = conn.cursor(row_factory=tuple_row)
+    row = cursor.execute(query, (r["claim_id"],)).fetchone()
+    if row is None:
+        # No row yet (a claim filed before migration 078: opened from its claims row, this decision in it),
+        # or its first Valable decision is already in it: nothing to move.
+        return _open_from_claims(conn, [r["claim_id"]]) == 1
+    job_loss_date, deadline = row
+    valable_on = local_date(r["occurred_at"])
+    moved = dossier.deadline_once_valable(dossier.dossier_rules_for(job_loss_date), deadline, valable_on)
+    cursor.execute(
+        "UPDATE dossiers SET deadline = %s, valable_on = %s WHERE claim_id = %s AND valable_on IS NULL",
+        (moved, valable_on, r["claim_id"]),
+    )
     return cursor.rowcount == 1
 
 
@@ -110,16 +138,18 @@ def _open_from_claims(conn: psycopg.Connection[Any], claim_ids: list[Any]) -> in
     rows = (
         conn.cursor(row_factory=tuple_row)
         .execute(
-            "SELECT c.claim_id, c.motif_code, c.job_loss_date, c.filed_at FROM claims c WHERE c.claim_id = ANY(%s) "
+            "SELECT c.claim_id, c.motif_code, c.job_loss_date, c.filed_at, "
+            "CASE WHEN c.situation = %s THEN c.situation_date END FROM claims c WHERE c.claim_id = ANY(%s) "
             "AND NOT EXISTS (SELECT 1 FROM dossiers d WHERE d.claim_id = c.claim_id)",
-            (claim_ids,),
+            (VALABLE, claim_ids),
         )
         .fetchall()
     )
     opened = 0
-    for claim_id, motif_code, job_loss_date, filed_at in rows:
+    for claim_id, motif_code, job_loss_date, filed_at, valable_on in rows:
         opened += _opened(conn, {"claim_id": claim_id, "version": SUBMITTED_VERSION, "motif_code": motif_code,
-                                 "job_loss_date": job_loss_date, "filed_at": filed_at})  # fmt: skip
+                                 "job_loss_date": job_loss_date, "filed_at": filed_at,
+                                 "valable_on": valable_on})  # fmt: skip
     return opened
 
 

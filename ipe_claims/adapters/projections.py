@@ -22,7 +22,7 @@ from ipe_claims.domain.motifs import MOTIFS
 # The tables apply_event writes (a replay rebuilds them; backup.REBUILT empties them on a restore).
 READ_MODELS = ("claims", "payments", "dossiers", "dossier_documents")
 # The events apply_dossier_event reads; apply_claim_event changes nothing for the last two.
-DOSSIER_EVENTS = ("ClaimSubmitted", "ClaimDocumentRecorded", "ClaimDossierExpired")
+DOSSIER_EVENTS = ("ClaimSubmitted", "ClaimDecided", "ClaimDocumentRecorded", "ClaimDossierExpired")
 __all__ = ["DOSSIER_EVENTS", "READ_MODELS", "apply_claim_event", "apply_dossier_event", "apply_event"]
 
 

@@ -463,8 +463,17 @@ class Claim(Aggregate):
         return dossier.dossier_rules_for(self.job_loss_date)
 
     @property
+    def valable_on(self) -> date | None:
+        """The Casablanca date of the claim's first Valable decision (by the rules, after a review or after
+        force majeure), None before one; the dossier's deadline leaves time after it."""
+        first = next((d for d in self.decisions if d.decision.situation == VALABLE), None)
+        return local_date(first.decided_at) if first is not None else None
+
+    @property
     def dossier_deadline(self) -> date:
-        return dossier.dossier_deadline(self.dossier_rules, self.job_loss_date, self.filed_on)
+        return dossier.dossier_deadline(
+            self.dossier_rules, self.job_loss_date, self.filed_on, self.valable_on
+        )
 
     @property
     def document_records(self) -> tuple[DocumentRecord, ...]:

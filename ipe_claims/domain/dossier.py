@@ -87,6 +87,7 @@ class DossierRules:
     documents: tuple[DocumentRule, ...]
     deadline_days_after_loss: int  # the article: the documents within 60 days of the loss
     min_days_after_filing: int  # a choice: the worker always has this long after the employer files
+    min_days_after_acceptance: int  # a choice: and this long after the claim is decided Valable
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -153,6 +154,7 @@ DOSSIER_RULES: tuple[DossierRules, ...] = (
         ),
         deadline_days_after_loss=60,
         min_days_after_filing=30,
+        min_days_after_acceptance=30,
     ),
 )
 
@@ -167,12 +169,23 @@ def required_documents(facts: DossierFacts, rules: DossierRules) -> tuple[Docume
     return tuple(document for document in rules.documents if document.required_for(facts))
 
 
-def dossier_deadline(rules: DossierRules, job_loss_date: date, filed_on: date) -> date:
-    """The last day to complete the dossier: 60 days after the loss, never less than 30 after filing."""
-    return max(
+def dossier_deadline(
+    rules: DossierRules, job_loss_date: date, filed_on: date, valable_on: date | None
+) -> date:
+    """The last day to complete the dossier: 60 days after the loss, never less than 30 after filing, nor,
+    once the claim is Valable (``valable_on``: the day of its first Valable decision), 30 after that day,
+    so a claim decided late (an agent's review, a declaration awaited, force majeure) still leaves time."""
+    deadline = max(
         job_loss_date + timedelta(days=rules.deadline_days_after_loss),
         filed_on + timedelta(days=rules.min_days_after_filing),
     )
+    return deadline if valable_on is None else deadline_once_valable(rules, deadline, valable_on)
+
+
+def deadline_once_valable(rules: DossierRules, deadline: date, valable_on: date) -> date:
+    """The ``deadline`` a claim had before its first Valable decision (on ``valable_on``), moved to leave
+    the worker ``min_days_after_acceptance`` after it; the read model moves its row's deadline with it."""
+    return max(deadline, valable_on + timedelta(days=rules.min_days_after_acceptance))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ipe_claims.domain.dossier import (
     DocumentRecord,
     DossierFacts,
     InvalidDocument,
+    deadline_once_valable,
     document_record,
     dossier_deadline,
     dossier_expired,
@@ -165,16 +166,42 @@ def test_the_rib_is_checked_with_its_key_and_kept_parsed() -> None:
 
 
 def test_the_deadline_is_60_days_after_the_loss_but_never_less_than_30_after_filing() -> None:
-    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=10)) == LOSS + timedelta(days=60)
-    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=30)) == LOSS + timedelta(days=60)
-    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=55)) == LOSS + timedelta(days=85)
+    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=10), None) == LOSS + timedelta(days=60)
+    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=30), None) == LOSS + timedelta(days=60)
+    assert dossier_deadline(RULES, LOSS, LOSS + timedelta(days=55), None) == LOSS + timedelta(days=85)
 
 
-@given(st.integers(0, 400))
-def test_the_deadline_leaves_at_least_30_days_after_filing_and_60_after_the_loss(delay: int) -> None:
+@pytest.mark.parametrize(
+    ("filed_after_loss", "valable_after_filing", "deadline_after_loss"),
+    [
+        (10, 0, 60),  # decided the day it was filed: 60 days after the loss
+        (10, 20, 60),  # decided 30 days before loss + 60: still loss + 60
+        (10, 50, 90),  # decided 50 days after filing (an agent's review): 30 days after the decision
+        (55, 0, 85),  # filed late in the 60 days, decided at once: filing + 30
+        (70, 75, 175),  # force majeure granted 75 days after a late filing: 30 days after it
+    ],
+)
+def test_a_claim_decided_valable_late_has_30_days_after_the_decision(
+    filed_after_loss: int, valable_after_filing: int, deadline_after_loss: int
+) -> None:
+    filed = LOSS + timedelta(days=filed_after_loss)
+    valable_on = filed + timedelta(days=valable_after_filing)
+    assert dossier_deadline(RULES, LOSS, filed, valable_on) == LOSS + timedelta(days=deadline_after_loss)
+
+
+@given(st.integers(0, 400), st.none() | st.integers(0, 400))
+def test_the_deadline_leaves_30_days_after_filing_and_acceptance_and_60_after_the_loss(
+    delay: int, waited: int | None
+) -> None:
     filed = LOSS + timedelta(days=delay)
-    deadline = dossier_deadline(RULES, LOSS, filed)
+    valable_on = None if waited is None else filed + timedelta(days=waited)
+    deadline = dossier_deadline(RULES, LOSS, filed, valable_on)
     assert (deadline - filed).days >= 30 and (deadline - LOSS).days >= 60
+    assert valable_on is None or (deadline - valable_on).days >= 30
+    assert deadline >= dossier_deadline(RULES, LOSS, filed, None)  # acceptance never shortens it
+    assert deadline_once_valable(RULES, dossier_deadline(RULES, LOSS, filed, None), valable_on or filed) == (
+        dossier_deadline(RULES, LOSS, filed, valable_on or filed)
+    )  # the read model's step from the row's deadline gives the domain's deadline
 
 
 def test_expiry_is_observed_only_after_the_deadline_and_only_for_an_incomplete_dossier() -> None:

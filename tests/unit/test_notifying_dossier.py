@@ -148,4 +148,20 @@ def test_the_decision_after_force_majeure_lists_the_pieces_missing_then(app: Cla
 
     assert rejected.kind == "rejected" and valid.kind == "valid"
     assert listed(valid, dossier.FORMULAIRE) == (True, True) and listed(valid, dossier.CIN) == (False, False)
-    assert "19/01/2027" in valid.fr.subject  # 30 days after the late filing
+    assert "23/01/2027" in valid.fr.subject  # 30 days after the new decision (later than filing + 30)
+
+
+def test_an_acceptance_after_an_agents_review_names_a_deadline_30_days_after_it(
+    app: ClaimsApplication,
+) -> None:
+    claim = a_claim("autre")
+    claim.rule_on_motif(True, "PV : fermeture du chantier", **AGENT, at=later(49))
+    claim.decide(decision_for(claim, ruling=claim.motif_ruling), decided_by="projector", at=later(50))
+    app.save(claim)
+
+    (message,) = messages(app, relayed(app, claim, "ClaimDecided"))
+
+    assert message.kind == "valid"
+    assert message.fr.subject.endswith("pièces à fournir avant le 24/12/2026")  # decided on 24/11/2026
+    assert "24/12/2026" in message.ar.subject and "24/12/2026" in message.fr.body + message.ar.body
+    assert DEADLINE not in message.fr.body + message.ar.body  # loss + 60 had nearly passed at the decision
