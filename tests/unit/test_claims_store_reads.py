@@ -4,7 +4,6 @@ pages of the claim log, the log by topic, a Notification, a claim's events, the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,13 +14,6 @@ from ipe_claims.adapters.claim_messages import RecordDecoder, to_record
 from ipe_claims.application.claims import CLAIM_TOPICS, ClaimsApplication
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.notification import Notification
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    store = ClaimsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield store
-    store.close()
 
 
 def filed(app: ClaimsApplication, immatriculation: str) -> Claim:

@@ -4,7 +4,6 @@ in-memory store and an in-memory scan store."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dossier import DocumentRecord, InvalidDocument
 from ipe_claims.domain.rib import InvalidRib
 from ipe_claims.domain.scans import MAX_SCAN_BYTES, RefusedScan
-from tests.unit.claim_life import AGENT, FILED_AT, RIB, a_claim, decision_for, in_memory_app, on
+from tests.unit.claim_life import AGENT, FILED_AT, RIB, a_claim, decision_for, on
 
 PDF = b"%PDF-1.7\n1 0 obj\n"
 MOROCCAN_PIECES = [dossier.FORMULAIRE, dossier.CIN, dossier.PV_INSPECTION, dossier.RIB, dossier.ANAPEC]
@@ -33,12 +32,6 @@ class MemoryScans:
         key = hashlib.sha256(data).hexdigest()
         self.stored[key] = (data, media_type)
         return key
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    with in_memory_app() as store:
-        yield store
 
 
 def valid_claim(app: ClaimsApplication) -> Claim:

@@ -4,10 +4,7 @@ stood at that event, in French and Arabic, the same text on every redelivery and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from ipe_claims.adapters.claim_messages import to_record
 from ipe_claims.adapters.notification_store import StoredNotifications
@@ -18,18 +15,12 @@ from ipe_claims.domain import dossier
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.review import ForceMajeure
 from services.notifier.messages import MessageRenderer
-from tests.unit.claim_life import AGENT, FILED_AT, RIB, a_claim, decision_for, in_memory_app, later
+from tests.unit.claim_life import AGENT, FILED_AT, RIB, a_claim, decision_for, later
 from tests.unit.fakes_notifying import FakeContacts, FakeQueue
 
 DEADLINE = "01/12/2026"  # 60 days after the loss of 2026-10-02 (more than 30 after the filing)
 LABELS = {rule.kind: (rule.label_fr, rule.label_ar) for rule in dossier.DOSSIER_RULES[0].documents}
 EVERY_PIECE = (dossier.FORMULAIRE, dossier.CIN, dossier.PV_INSPECTION, dossier.RIB, dossier.ANAPEC)
-
-
-@pytest.fixture
-def app() -> Iterator[ClaimsApplication]:
-    with in_memory_app() as store:
-        yield store
 
 
 def record(claim: Claim, kind: str, status: str, day: int, reason: str | None = None) -> None:
