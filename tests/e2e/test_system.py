@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,10 @@ class System:
     def status(self) -> dict[str, Any]:
         return json.loads(self.ipe("status", "--json").stdout)  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def url(self) -> str:
+        """The API's URL, read from `ipe status` once: its port is the system's for its whole life (the
+        supervisor restarts the API on it), and each `ipe status` is a CLI process of about a second."""
         return str(self.status()["http_url"])
 
     def new_employer(self, affiliation: str) -> dict[str, str]:
@@ -149,12 +152,14 @@ def test_projector_killed_mid_stream_decides_every_claim_exactly_once(system: Sy
             assert response.status_code == 201, response.text
             claim_ids.append(response.json()["claim_id"])
 
+    projector_pid = system.status()["services"]["projector"]["pid"]
     submitter = threading.Thread(target=submit_all)
     submitter.start()
     wait_for(lambda: len(claim_ids) >= 15 or None, what="a stream of claims under way")
-    projector_pid = system.status()["services"]["projector"]["pid"]
     os.kill(projector_pid, signal.SIGKILL)
+    submitted_at_kill = len(claim_ids)
     submitter.join(timeout=120)
+    assert submitted_at_kill < len(insured), "the projector was killed after the last claim was filed"
     assert len(claim_ids) == len(insured)
 
     wait_for(lambda: system.status()["services"]["projector"]["restarts"] >= 1 or None, what="a restart")
@@ -207,9 +212,12 @@ def test_up_uses_existing_servers_when_the_environment_names_them(tmp_path: Path
     postgres, broker = LocalPostgres(servers, free_port()), LocalBroker(servers, free_port())
     postgres.start()
     broker.start()
+    # Short group timeouts, as the harness's: on the embedded broker a member still joining its group when
+    # `ipe down` comes is only killed at the supervisor's 15 s deadline, and this test brings it down at once.
     env = {k: v for k, v in os.environ.items()} | {
         "IPE_HOME": str(tmp_path / "prod-like"), "IPE_HTTP_PORT": str(free_port()),
         "DATABASE_URL": postgres.url, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "IPE_KAFKA_FAST_GROUPS": "1",
     }  # fmt: skip
     system = System(env, tmp_path / "prod-like")
     try:
