@@ -3,9 +3,10 @@
 ``Notify`` turns claim events into one Notification per channel the insured can be reached on (ids
 derived from event and channel: a redelivered event finds them) and stores the message's texts once
 per event; a message about the worker's dossier (the acceptance, a refused piece) reads the claim at
-the event's own version, so a redelivery or a replay says the same. ``Send`` works off one due delivery at a time: the attempt is saved before anything leaves,
-so a sender that dies mid-send is seen by the next one (which resumes it: SMS with the same
-idempotency key, email with the same Message-ID marked as a possible duplicate).
+the event's own version, so a redelivery or a replay says the same. ``Send`` works off one due delivery
+at a time: the attempt is saved before anything leaves, so a sender that dies mid-send is seen by the
+next one (which resumes it: SMS with the same idempotency key, email with the same Message-ID marked as
+a possible duplicate).
 """
 
 from __future__ import annotations
