@@ -63,6 +63,7 @@ _LIFECYCLE: dict[type, tuple[str, ...]] = {
     Claim.ReviewRuled: ("involuntary", "reason", "agent", "agency"),
     Claim.ForceMajeureGranted: ("reason", "agent", "agency"),
     Claim.DossierExpired: ("deadline", "observed_on"),
+    Claim.DossierReminderDue: ("deadline", "observed_on", "owed"),
     Claim.PaymentsScheduled: ("months", "amount_centimes"),
     Claim.PaymentIssued: ("month", "amount_centimes", "file_id"),
     Claim.PaymentsCancelled: ("months",),

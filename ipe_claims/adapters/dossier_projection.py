@@ -1,4 +1,5 @@
 """The dossier's read model (``dossiers``, ``dossier_documents``: migration 078) from claim-event records.
+``reminded_on`` (migration 083) is the day the worker's reminder was seen due (ClaimDossierReminderDue).
 
 Which pieces are required and whether all are verified are the domain's answers (``dossier_state``, with
 the facts ``application.dossier.dossier_facts`` reads from the pieces recorded), computed here again after
@@ -43,6 +44,13 @@ def apply_dossier_event(conn: psycopg.Connection[Any], name: str, record: dict[s
     if name == "ClaimDossierExpired":
         cursor = conn.execute(
             "UPDATE dossiers SET expired_on = %(deadline)s, version = %(version)s "
+            "WHERE claim_id = %(claim_id)s AND version < %(version)s",
+            record,
+        )
+        return cursor.rowcount == 1
+    if name == "ClaimDossierReminderDue":
+        cursor = conn.execute(
+            "UPDATE dossiers SET reminded_on = %(observed_on)s, version = %(version)s "
             "WHERE claim_id = %(claim_id)s AND version < %(version)s",
             record,
         )

@@ -21,8 +21,10 @@ from ipe_claims.domain.motifs import MOTIFS
 
 # The tables apply_event writes (a replay rebuilds them; backup.REBUILT empties them on a restore).
 READ_MODELS = ("claims", "payments", "dossiers", "dossier_documents")
-# The events apply_dossier_event reads; apply_claim_event changes nothing for the last two.
-DOSSIER_EVENTS = ("ClaimSubmitted", "ClaimDecided", "ClaimDocumentRecorded", "ClaimDossierExpired")
+# The events apply_dossier_event reads; apply_claim_event changes nothing for the last three.
+DOSSIER_EVENTS = (
+    "ClaimSubmitted", "ClaimDecided", "ClaimDocumentRecorded", "ClaimDossierExpired", "ClaimDossierReminderDue",
+)  # fmt: skip
 __all__ = ["DOSSIER_EVENTS", "READ_MODELS", "apply_claim_event", "apply_dossier_event", "apply_event"]
 
 

@@ -1,4 +1,5 @@
-"""The worker's dossier: an agent records its pieces; a dossier still incomplete on its deadline ends the claim.
+"""The worker's dossier: an agent records its pieces; a worker still owing some is reminded before the deadline,
+and a dossier still incomplete on its deadline ends the claim.
 
 Which pieces a claim needs depends on facts the claim does not record: whether the worker is foreign and
 whether the labour inspector found no conciliation. The declarations do not hold a nationality, so both are
@@ -23,6 +24,7 @@ from ipe_claims.domain import dossier
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dates import local_date
 from ipe_claims.domain.dossier import DocumentRecord, DossierFacts
+from ipe_claims.domain.dossier_reminder import in_window
 from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.rules import VALABLE
 from ipe_claims.domain.scans import sniff
@@ -57,6 +59,14 @@ def has_expired(claim: Claim, today: date) -> bool:
     facts = dossier_facts(claim.motif_code, claim.document_records)
     at_deadline = dossier.dossier_on(facts, claim.dossier_rules, claim.document_records, deadline)
     return dossier.dossier_expired(at_deadline, deadline, today)
+
+
+def reminder_due(claim: Claim, today: date) -> bool:
+    """A Valable claim, not reminded yet, whose worker still owes pieces within the window before the
+    deadline (dossier_reminder.py: the aggregate checks the same again)."""
+    if claim.decision is None or claim.decision.situation != VALABLE or claim.dossier_reminded_on is not None:
+        return False
+    return bool(dossier_of(claim).owed) and in_window(claim.dossier_rules, claim.dossier_deadline, today)
 
 
 @dataclass(frozen=True)
@@ -126,3 +136,28 @@ class ExpireDossiers:
                 continue
             ended.append(claim)
         return ended
+
+
+@dataclass(frozen=True)
+class RemindDossiers:
+    """Record the reminder due on the clock's today for the claims among those given (``DossierReminderDue``),
+    one save per claim: a claim another writer changed meanwhile, a second projector's reminder among them,
+    is left for the next sweep, which finds it reminded."""
+
+    claims: ClaimsToDecide
+    clock: Clock
+
+    def __call__(self, claim_ids: Collection[uuid.UUID]) -> list[Claim]:
+        at = self.clock.now()
+        today = local_date(at)
+        reminded = []
+        for claim in self.claims.get_many(list(claim_ids)).values():
+            if not isinstance(claim, Claim) or not reminder_due(claim, today):
+                continue
+            claim.remind_dossier(dossier_facts(claim.motif_code, claim.document_records), at=at)
+            try:
+                self.claims.save(claim)
+            except IntegrityError:
+                continue
+            reminded.append(claim)
+        return reminded

@@ -2,11 +2,11 @@
 
 ``Notify`` turns claim events into one Notification per channel the insured can be reached on (ids
 derived from event and channel: a redelivered event finds them) and stores the message's texts once
-per event; a message about the worker's dossier (the acceptance, a refused piece) reads the claim at
-the event's own version, so a redelivery or a replay says the same. ``Send`` works off one due delivery
-at a time: the attempt is saved before anything leaves, so a sender that dies mid-send is seen by the
-next one (which resumes it: SMS with the same idempotency key, email with the same Message-ID marked as
-a possible duplicate).
+per event; a message about the worker's dossier (the acceptance, a refused piece, the reminder before
+the deadline) reads the claim at the event's own version, so a redelivery or a replay says the same.
+``Send`` works off one due delivery at a time: the attempt is saved before anything leaves, so a sender
+that dies mid-send is seen by the next one (which resumes it: SMS with the same idempotency key, email
+with the same Message-ID marked as a possible duplicate).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ipe_claims.application.ports import (
 )
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dates import CASABLANCA
-from ipe_claims.domain.dossier import MISSING, REFUSED
+from ipe_claims.domain.dossier import REFUSED
 from ipe_claims.domain.errors import DomainError
 from ipe_claims.domain.motifs import MOTIFS
 from ipe_claims.domain.notification import (
@@ -52,7 +52,8 @@ from ipe_claims.domain.notification import (
 from ipe_claims.domain.rules import VALABLE
 
 ALL_CHANNELS = (EMAIL, SMS, NONE)
-ABOUT_THE_DOSSIER = ("valid", "dossier_piece_refused")  # kinds that say which pieces the worker still owes
+# The kinds that say which pieces the worker still owes.
+ABOUT_THE_DOSSIER = ("valid", "dossier_piece_refused", "dossier_reminder")
 SAVE_TRIES = 5
 Decoded = tuple[str, Mapping[str, Any]]  # a claim event's name and fields, as the relay published them
 
@@ -86,6 +87,8 @@ def kind_of(name: str, event: Mapping[str, Any]) -> str | None:
         return "payment_issued"
     if name == "ClaimDocumentRecorded" and event["status"] == REFUSED:
         return "dossier_piece_refused"
+    if name == "ClaimDossierReminderDue":
+        return "dossier_reminder"
     return None
 
 
@@ -212,7 +215,7 @@ def _pieces(kind: str, event: Mapping[str, Any], claim: Claim) -> dict[str, Any]
     """The pieces the worker still has to bring (missing or refused; a piece received waits on the agency,
     not on them), the deadline, and for a refusal the piece and the agent's reason on one line."""
     owed = [{"label_fr": piece.label_fr, "label_ar": piece.label_ar, "refused": piece.status == REFUSED}
-            for piece in dossier_of(claim).required if piece.status in (MISSING, REFUSED)]  # fmt: skip
+            for piece in dossier_of(claim).owed]  # fmt: skip
     context: dict[str, Any] = {"pieces": owed, "dossier_deadline": _dmy(claim.dossier_deadline)}
     if kind == "dossier_piece_refused":
         rule = {rule.kind: rule for rule in claim.dossier_rules.documents}[event["kind"]]

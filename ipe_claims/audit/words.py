@@ -95,6 +95,10 @@ _SENTENCES: dict[type, Callable[[Any], str]] = {
     Claim.DossierExpired: lambda e: (
         f"The dossier was incomplete on its deadline {e.deadline.isoformat()} (seen {e.observed_on.isoformat()})"
     ),
+    Claim.DossierReminderDue: lambda e: (
+        f"The worker was to be reminded of the pieces still owed ({', '.join(e.owed)}) before the deadline "
+        f"{e.deadline.isoformat()} (seen {e.observed_on.isoformat()})"
+    ),
     Claim.PaymentsScheduled: lambda e: (
         f"Payments scheduled for {_months(e.months)}, {_centimes(e.amount_centimes)} each"
     ),

@@ -29,6 +29,7 @@ from ipe_claims.domain.dossier_rejection import (
     DossierNotExpired,
     reject_incomplete_dossier,
 )
+from ipe_claims.domain.dossier_reminder import dossier_reminder
 from ipe_claims.domain.errors import DomainError
 from ipe_claims.domain.lifecycle import AwaitedDeclaration, InvalidReturnToWork, ReturnToWork
 from ipe_claims.domain.motifs import get_motif
@@ -174,6 +175,18 @@ class Claim(Aggregate):
             assert isinstance(aggregate, Claim)
             aggregate.dossier_expired_on = self.deadline
 
+    class DossierReminderDue(Aggregate.Event):
+        """Seen ``observed_on``, within the reminder window before ``deadline``: the worker still owed the
+        pieces ``owed`` (their kinds); the notifier reminds them, once per claim."""
+
+        deadline: date
+        observed_on: date
+        owed: list[str]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Claim)
+            aggregate.dossier_reminded_on = self.observed_on
+
     class PaymentsScheduled(Aggregate.Event):
         """The months (YYYY-MM) a Valable claim is paid in, each for ``amount_centimes``."""
 
@@ -248,6 +261,7 @@ class Claim(Aggregate):
         self.force_majeure: AgentRuling | None = None
         self.documents: list[RecordedDocument] = []
         self.dossier_expired_on: date | None = None
+        self.dossier_reminded_on: date | None = None
         self.payments: dict[str, PaymentLine] = {}
 
     @classmethod
@@ -369,6 +383,18 @@ class Claim(Aggregate):
         decision = reject_incomplete_dossier(self.decision, at_deadline, deadline, observed_on)
         self.trigger_event(self.DossierExpired, deadline=deadline, observed_on=observed_on, timestamp=at)
         self.trigger_event(self.Decided, decision=decision.to_dict(), decided_by=decided_by, timestamp=at)
+
+    def remind_dossier(self, facts: DossierFacts, *, at: datetime) -> None:
+        """Record, once, that the worker still owes pieces within the window before the deadline, observed
+        on ``at``'s date (dossier_reminder.py; raises ReminderNotDue)."""
+        reminder = dossier_reminder(
+            self.decision, self.dossier_reminded_on, self.dossier_rules, self.dossier_for(facts),
+            self.dossier_deadline, local_date(at),
+        )  # fmt: skip
+        self.trigger_event(
+            self.DossierReminderDue, deadline=reminder.deadline, observed_on=reminder.observed_on,
+            owed=list(reminder.owed), timestamp=at,
+        )  # fmt: skip
 
     def schedule_payments(self, *, at: datetime) -> None:
         """Schedule a Valable claim's monthly payments (payments.schedule): those a return to work already
@@ -505,7 +531,7 @@ class Claim(Aggregate):
 CLAIM_EVENTS: tuple[type, ...] = (
     Claim.Submitted, Claim.Decided, Claim.AwaitingDeclaration, Claim.DeclarationWaitExpired, Claim.ReturnedToWork,
     Claim.DocumentRecorded, Claim.ReviewRuled, Claim.ForceMajeureGranted, Claim.DossierExpired,
-    Claim.PaymentsScheduled, Claim.PaymentIssued, Claim.PaymentsCancelled,
+    Claim.DossierReminderDue, Claim.PaymentsScheduled, Claim.PaymentIssued, Claim.PaymentsCancelled,
 )  # fmt: skip
 
 

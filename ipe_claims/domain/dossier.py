@@ -88,6 +88,7 @@ class DossierRules:
     deadline_days_after_loss: int  # the article: the documents within 60 days of the loss
     min_days_after_filing: int  # a choice: the worker always has this long after the employer files
     min_days_after_acceptance: int  # a choice: and this long after the claim is decided Valable
+    reminder_days_before_deadline: int  # a choice: the worker still owing pieces is reminded from then on
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -155,6 +156,7 @@ DOSSIER_RULES: tuple[DossierRules, ...] = (
         deadline_days_after_loss=60,
         min_days_after_filing=30,
         min_days_after_acceptance=30,
+        reminder_days_before_deadline=10,
     ),
 )
 
@@ -253,6 +255,12 @@ class Dossier:
     @property
     def not_verified(self) -> tuple[DocumentStatus, ...]:
         return tuple(document for document in self.required if document.status != VERIFIED)
+
+    @property
+    def owed(self) -> tuple[DocumentStatus, ...]:
+        """The pieces the worker still has to bring: missing or refused (a piece received waits on the
+        agency, not on them)."""
+        return tuple(document for document in self.required if document.status in (MISSING, REFUSED))
 
 
 def dossier_state(facts: DossierFacts, rules: DossierRules, records: Sequence[DocumentRecord]) -> Dossier:

@@ -18,7 +18,9 @@ from ipe_claims.domain.errors import DomainError
 
 EMAIL, SMS, NONE = "email", "sms", "none"
 PENDING, SENT, FAILED, UNDELIVERABLE = "pending", "sent", "failed", "undeliverable"
-KINDS = ("deposited", "valid", "rejected", "benefit_ended", "payment_issued", "dossier_piece_refused")
+KINDS = (
+    "deposited", "valid", "rejected", "benefit_ended", "payment_issued", "dossier_piece_refused", "dossier_reminder",
+)  # fmt: skip
 NO_CONTACT = "no_contact"
 
 

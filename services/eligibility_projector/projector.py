@@ -3,14 +3,15 @@
 A process that only wires: it decodes the claim events of a poll, projects them
 (``adapters.projections``), and hands the submitted claims to the decide use case
 (``application.deciding``), which waits for a declaration still coming or decides, once. A sweep hands it
-the waiting claims, to decide those whose declaration arrived or whose wait expired.
+the waiting claims, to decide those whose declaration arrived or whose wait expired, and the dossiers, to
+end those incomplete past their deadline and remind the workers who still owe pieces shortly before it.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -27,9 +28,10 @@ from ipe_claims.adapters.projections import apply_event
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import Clock
 from ipe_claims.application.deciding import Decider
-from ipe_claims.application.dossier import ExpireDossiers
+from ipe_claims.application.dossier import ExpireDossiers, RemindDossiers
 from ipe_claims.application.paying import KeepSchedules
 from ipe_claims.domain.claim import Claim
+from ipe_claims.domain.dossier import DOSSIER_RULES
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -38,6 +40,9 @@ SWEEP_SECONDS = 5.0
 OPEN_BATCH = 500  # dossier rows opened per sweep for the claims filed before migration 078
 # A claim's payments follow its decisions and its return to work (application/paying.py).
 SCHEDULE_FOLLOWS = ("ClaimDecided", "ClaimReturnedToWork")
+# The widest reminder window of any version of the dossier rules: the sweep's SQL asks about those dossiers,
+# the domain then says for each claim whether its own version's window holds today.
+REMINDER_DAYS = max(rules.reminder_days_before_deadline for rules in DOSSIER_RULES)
 
 
 class EligibilityProjector:
@@ -129,6 +134,21 @@ class EligibilityProjector:
             log.info("claim.dossier_expired", claim_id=str(claim.id))
         return len(ended)
 
+    def remind_dossiers(self, conn: psycopg.Connection[Any]) -> int:
+        """Record the reminder due to the workers of Valable claims who still owe pieces in the days before
+        the deadline (``application.dossier.RemindDossiers``, on the clock's today); return how many."""
+        today = self.clock.today()
+        due = conn.execute(
+            "SELECT d.claim_id FROM dossiers d JOIN claims c USING (claim_id) WHERE NOT d.complete "
+            "AND d.expired_on IS NULL AND d.reminded_on IS NULL AND d.deadline >= %s AND d.deadline <= %s "
+            "AND c.situation = 'Valable' ORDER BY d.deadline",
+            (today, today + timedelta(days=REMINDER_DAYS)),
+        ).fetchall()
+        reminded = RemindDossiers(self.app, self.clock)([row[0] for row in due])
+        for claim in reminded:
+            log.info("claim.dossier_reminder_due", claim_id=str(claim.id))
+        return len(reminded)
+
     def run_sweeps(self, database_url: str, stop: threading.Event) -> None:
         """A sweep every SWEEP_SECONDS, the first SWEEP_SECONDS after the start."""
 
@@ -136,6 +156,7 @@ class EligibilityProjector:
             self.sweep(conn, self.clock.today())
             self.open_dossiers(conn)
             self.expire_dossiers(conn)
+            self.remind_dossiers(conn)
             return SWEEP_SECONDS
 
         if not stop.wait(SWEEP_SECONDS):

@@ -15,7 +15,9 @@ from ipe_claims.application.ports import EmailContent, Rendered, Texts
 __all__ = ["KINDS", "LANGUAGES", "EmailContent", "MessageRenderer", "Rendered", "Texts"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-KINDS = ("deposited", "valid", "rejected", "benefit_ended", "payment_issued", "dossier_piece_refused")
+KINDS = (
+    "deposited", "valid", "rejected", "benefit_ended", "payment_issued", "dossier_piece_refused", "dossier_reminder",
+)  # fmt: skip
 LANGUAGES = ("fr", "ar")
 _DIRECTION = {"fr": "ltr", "ar": "rtl"}
 
