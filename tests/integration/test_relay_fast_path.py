@@ -42,7 +42,7 @@ def test_the_fast_path_gives_the_mappers_message_for_every_claim_event(
     assert seen == {
         "ClaimSubmitted", f"ClaimDecided {VALABLE}", f"ClaimDecided {REJETE}", "ClaimAwaitingDeclaration",
         "ClaimDeclarationWaitExpired", "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted",
-        "ClaimDocumentRecorded", "ClaimDossierExpired",
+        "ClaimDocumentRecorded", "ClaimDossierExpired", "ClaimDossierReminderDue",
     }  # fmt: skip
 
 

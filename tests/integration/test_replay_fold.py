@@ -26,7 +26,7 @@ from eventsourcing.utils import get_topic
 from ipe_claims.adapters.claim_messages import RecordDecoder, to_record
 from ipe_claims.adapters.event_store import make_app
 from ipe_claims.application.claims import ClaimsApplication
-from ipe_claims.application.dossier import dossier_facts, has_expired
+from ipe_claims.application.dossier import dossier_facts, has_expired, reminder_due
 from ipe_claims.audit import replay
 from ipe_claims.audit.fold import fold
 from ipe_claims.audit.replay import Record, Shadow, read_models, store_records
@@ -104,7 +104,8 @@ def along_a_path(rng: random.Random, n: int) -> Claim:
 
 
 def _dossier(claim: Claim, n: int) -> None:
-    """Pieces recorded (all, some, one refused then verified, or none), then the expiry where it is due."""
+    """Pieces recorded (all, some, one refused then verified, or none), then the reminder the day before the
+    deadline and the expiry, where they are due."""
     if claim.decision is None or claim.decision.situation != VALABLE:
         return
     at = claim.filed_at + timedelta(days=2)
@@ -117,6 +118,9 @@ def _dossier(claim: Claim, n: int) -> None:
         status = "received" if n % 3 == 0 and i == 0 else "verified"
         claim.record_document(kind, status, agent="agent.b", agency="RABAT-02", at=at + timedelta(hours=i),
                               rib=rib, sha256=f"{n:064x}" if i == 2 else None)  # fmt: skip
+    eve = datetime.combine(claim.dossier_deadline - timedelta(days=1), datetime.min.time(), UTC)
+    if reminder_due(claim, eve.date()):
+        claim.remind_dossier(dossier_facts(claim.motif_code, claim.document_records), at=eve)
     later = datetime.combine(claim.dossier_deadline + timedelta(days=1), datetime.min.time(), UTC)
     if has_expired(claim, later.date()):
         claim.expire_dossier(
@@ -137,7 +141,7 @@ def mixed_log(seed: int, claims: int) -> list[Record]:
     assert {name for s in streams for name, _ in s} == {
         "ClaimSubmitted", "ClaimDecided", "ClaimAwaitingDeclaration", "ClaimDeclarationWaitExpired",
         "ClaimReturnedToWork", "ClaimReviewRuled", "ClaimForceMajeureGranted", "ClaimDocumentRecorded",
-        "ClaimDossierExpired",
+        "ClaimDossierExpired", "ClaimDossierReminderDue",
     }  # fmt: skip
     log: list[Record] = []
     pending = [list(s) for s in streams]

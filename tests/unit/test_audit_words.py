@@ -28,6 +28,7 @@ def whole_lives() -> list[Any]:
     first = sorted(reviewed.payments)[0]
     reviewed.issue_payment(first, file_id="PAIN-2026-11", at=later(40))
     facts = dossier_facts(reviewed.motif_code, reviewed.document_records)
+    reviewed.remind_dossier(facts, at=on(reviewed.dossier_deadline - timedelta(days=2)))
     reviewed.expire_dossier(
         facts, decided_by="projector", at=on(reviewed.dossier_deadline + timedelta(days=1))
     )
@@ -58,6 +59,7 @@ def test_every_claim_event_is_said_in_words_without_the_ribs_digits() -> None:
     assert RIB not in words and RIB not in shown and RIB_WITHHELD in shown
     assert "Piece « rib » recorded as verified, bank account recorded (digits withheld)" in words
     assert f"Piece « copie_cin » recorded as refused (illisible), scan {SCAN[:12]}…" in words
+    assert "reminded of the pieces still owed (formulaire_demande, copie_cin, " in words
     assert "An agent ruled the job loss involuntary: PV : fermeture du site" in words
     assert "An agent excused the late filing (force majeure): Hospitalisation, certificat au dossier" in words
     assert "Decided Valable:" in words and "Decided Rejeté: " in words

@@ -28,7 +28,7 @@ from tests.unit.claim_life import (
 CODEC = AvroCodec(REPO_ROOT / "schemas")
 NEW = {
     "ClaimDocumentRecorded", "ClaimReviewRuled", "ClaimForceMajeureGranted", "ClaimDossierExpired",
-    "ClaimPaymentsScheduled", "ClaimPaymentIssued", "ClaimPaymentsCancelled",
+    "ClaimDossierReminderDue", "ClaimPaymentsScheduled", "ClaimPaymentIssued", "ClaimPaymentsCancelled",
 }  # fmt: skip
 
 
@@ -52,6 +52,7 @@ def lives() -> list[Claim]:
     expired = a_claim()
     expired.decide(decision_for(expired), decided_by="projector", at=later(1))
     expired.record_document("copie_cin", "refused", **AGENT, at=later(2), reason="Illisible")
+    expired.remind_dossier(DossierFacts("licenciement_economique", False), at=later(55))
     expired.expire_dossier(
         DossierFacts("licenciement_economique", False), decided_by="projector", at=later(90)
     )

@@ -1,6 +1,7 @@
 """The worker hears of the pieces their dossier still needs (ipe_claims/application/notifying.py), on the
 library's in-memory store and fakes: at the acceptance, and at each piece an agent refuses, as the claim
-stood at that event, in French and Arabic, the same text on every redelivery and replay."""
+stood at that event, and in the reminder before the deadline, in French and Arabic, the same text on every
+redelivery and replay."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from ipe_claims.adapters.claim_messages import to_record
 from ipe_claims.adapters.notification_store import StoredNotifications
 from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.dossier import dossier_facts
 from ipe_claims.application.notifying import Notify, kind_of
 from ipe_claims.application.ports import Message
 from ipe_claims.domain import dossier
@@ -156,3 +158,33 @@ def test_an_acceptance_after_an_agents_review_names_a_deadline_30_days_after_it(
     assert message.fr.subject.endswith("pièces à fournir avant le 24/12/2026")  # decided on 24/11/2026
     assert "24/12/2026" in message.ar.subject and "24/12/2026" in message.fr.body + message.ar.body
     assert DEADLINE not in message.fr.body + message.ar.body  # loss + 60 had nearly passed at the decision
+
+
+def test_the_reminder_lists_the_pieces_owed_when_it_was_due_and_the_deadline(app: ClaimsApplication) -> None:
+    claim = a_claim()
+    claim.decide(decision_for(claim), decided_by="projector", at=later(1))
+    record(claim, dossier.CIN, "verified", 2)
+    record(claim, dossier.RIB, "refused", 3, reason="Compte au nom d'un tiers")
+    record(claim, dossier.ANAPEC, "received", 4)
+    claim.remind_dossier(dossier_facts(claim.motif_code, claim.document_records), at=later(50))
+    app.save(claim)
+    reminded = relayed(app, claim, "ClaimDossierReminderDue")
+    assert [kind_of(name, event) for name, event in reminded] == ["dossier_reminder"]
+
+    (message,) = messages(app, reminded)
+    for kind in EVERY_PIECE:  # the dossier completed since: the reminder still says what was owed then
+        record(claim, kind, "verified", 55)
+    app.save(claim)
+    assert messages(app, reminded) == [message]
+
+    assert message.kind == "dossier_reminder"
+    assert message.fr.subject.startswith("Rappel : pièces à fournir avant le 01/12/2026")
+    assert message.ar.subject.startswith("تذكير") and DEADLINE in message.ar.subject
+    assert "ALAMI" not in message.fr.subject + message.ar.subject  # no personal data in the subject
+    assert DEADLINE in message.fr.body and DEADLINE in message.ar.body
+    assert listed(message, dossier.FORMULAIRE) == listed(message, dossier.PV_INSPECTION) == (True, True)
+    assert listed(message, dossier.CIN) == listed(message, dossier.ANAPEC) == (False, False)
+    label_fr, label_ar = LABELS[dossier.RIB]
+    assert f"- {label_fr} (refusée : à fournir de nouveau)" in message.fr.body
+    assert f"- {label_ar} (مرفوضة: يجب الإدلاء بها من جديد)" in message.ar.body
+    assert RIB not in message.fr.body + message.ar.body and "Compte au nom" not in message.fr.body
