@@ -75,8 +75,10 @@ def test_the_sweep_reminds_the_worker_once_and_the_notifier_tells_the_pieces_owe
     assert reminder.owed == [dossier.FORMULAIRE, dossier.PV_INSPECTION, dossier.RIB, dossier.ANAPEC]
 
     wait_for(
-        lambda: conn.execute("SELECT reminded_on FROM dossiers WHERE claim_id = %s", (claim_id,)).fetchone()
-        == (day,),
+        lambda: (
+            conn.execute("SELECT reminded_on FROM dossiers WHERE claim_id = %s", (claim_id,)).fetchone()
+            == (day,)
+        ),
         what="the reminder in the dossier's read model",
     )
     sweep.remind_dossiers(conn)

@@ -25,7 +25,9 @@ from ipe_claims.domain.dossier_reminder import (
 )
 from tests.unit.claim_life import AGENT, FILED_AT, RIB, a_claim, decision_for, on, saved_and_loaded
 
-DEADLINE = date(2026, 12, 1)  # 60 days after the loss of 2026-10-02: later than the filing's and decision's + 30
+DEADLINE = date(
+    2026, 12, 1
+)  # 60 days after the loss of 2026-10-02: later than the filing's and decision's + 30
 FIRST_DAY = DEADLINE - timedelta(days=10)  # dossier-2014.1's reminder_days_before_deadline
 
 
