@@ -31,7 +31,7 @@ from ipe_claims.application.deciding import Decider
 from ipe_claims.application.dossier import ExpireDossiers, RemindDossiers
 from ipe_claims.application.paying import KeepSchedules
 from ipe_claims.domain.claim import Claim
-from ipe_claims.domain.dossier import DOSSIER_RULES
+from ipe_claims.domain.dossier import DOSSIER_RULES, REFUSED
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -136,13 +136,17 @@ class EligibilityProjector:
 
     def remind_dossiers(self, conn: psycopg.Connection[Any]) -> int:
         """Record the reminder due to the workers of Valable claims who still owe pieces in the days before
-        the deadline (``application.dossier.RemindDossiers``, on the clock's today); return how many."""
+        the deadline (``application.dossier.RemindDossiers``, on the clock's today); return how many. Only
+        dossiers with a required piece missing or refused are loaded: one whose pieces all wait on the agency
+        owes nothing, and would otherwise be loaded at every sweep until its deadline."""
         today = self.clock.today()
         due = conn.execute(
             "SELECT d.claim_id FROM dossiers d JOIN claims c USING (claim_id) WHERE NOT d.complete "
             "AND d.expired_on IS NULL AND d.reminded_on IS NULL AND d.deadline >= %s AND d.deadline <= %s "
-            "AND c.situation = 'Valable' ORDER BY d.deadline",
-            (today, today + timedelta(days=REMINDER_DAYS)),
+            "AND c.situation = 'Valable' AND EXISTS (SELECT 1 FROM unnest(d.required) AS r(kind) "
+            "WHERE NOT EXISTS (SELECT 1 FROM dossier_documents p WHERE p.claim_id = d.claim_id "
+            "AND p.kind = r.kind AND p.status <> %s)) ORDER BY d.deadline",
+            (today, today + timedelta(days=REMINDER_DAYS), REFUSED),
         ).fetchall()
         reminded = RemindDossiers(self.app, self.clock)([row[0] for row in due])
         for claim in reminded:
