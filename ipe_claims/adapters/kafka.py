@@ -101,6 +101,13 @@ PATTERN_REFRESH_MS = 10_000  # a pattern subscriber finds a new topic (a new por
 # its leaders still being elected) is given no partition; the group is joined again only when the
 # client's metadata changes, which kafka-python refreshes every 5 minutes by default. Every 5 s instead.
 METADATA_REFRESH_MS = 5_000
+# A stop is honoured within seconds in any state. kafka-python waits up to request_timeout_ms (30 s) for
+# the LeaveGroup of ``close``, and a member still joining its group gets no answer before the broker ends
+# the join (up to the rebalance timeout, 5 min by default): past the supervisor's 15 s, the process would
+# be killed. The leave is a courtesy (the broker drops a silent member after its session timeout), so
+# it gets 1 s. A broker out of reach at the start is given 5 s, not 30, before the member starts again.
+CLOSE_TIMEOUT_MS = 1_000
+BOOTSTRAP_TIMEOUT_MS = 5_000
 
 
 def matching(topics: set[str], pattern: str) -> list[str]:
@@ -261,7 +268,7 @@ class TrackedConsumer:
             try:
                 self._loop(conn, consumer, stop)
             finally:
-                consumer.close(autocommit=False)
+                consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
 
     def _consumer(self, **options: Any) -> KafkaConsumer:
         """A group member with this process's settings (``options`` override the defaults), and the
@@ -277,7 +284,11 @@ class TrackedConsumer:
             allow_auto_create_topics=False,  # a lost topic is recreated by the relay, with its partitions
             fetch_max_wait_ms=100,
             **(
-                {"max_poll_records": 200, "metadata_max_age_ms": METADATA_REFRESH_MS}
+                {
+                    "max_poll_records": 200,
+                    "metadata_max_age_ms": METADATA_REFRESH_MS,
+                    "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+                }
                 | self.settings.consumer_timeouts()
                 | options
                 | self.settings.kafka_options()

@@ -273,6 +273,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+                print(f"supervisor: {child.name} did not stop within 15 s of SIGTERM: killed", file=sys.stderr,
+                      flush=True)  # fmt: skip
         if self.broker:
             self.broker.stop()
         if self.cluster:

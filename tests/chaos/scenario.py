@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -30,6 +31,9 @@ from tests.chaos.checks import Tally, tally
 from tests.chaos.kafka_faults import KafkaFaults
 from tests.chaos.pauses import DecisionWatch, Strike, baseline, pauses, table
 from tests.chaos.system import ChaosSystem
+
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
 
 USERNAME, PASSWORD = "chaos-employer", "chaos-pass-2026"
 PORTAL, PORTAL_PASSWORD = "chaos-portal", "chaos-portal-2026"  # publishes on Kafka, as `ipe portals` made it
@@ -185,8 +189,7 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
             except KafkaError as exc:
                 load.retries[f"kafka {type(exc).__name__}"] += 1
                 if producer is not None:
-                    with contextlib.suppress(KafkaError):  # closing flushes: it fails as the send did
-                        producer.close(timeout=1)
+                    _close(producer, timeout=1)
                 producer = None
                 time.sleep(0.3)
         else:
@@ -194,8 +197,23 @@ def _publish(system: ChaosSystem, jobs: list[tuple[int, str, dict[str, object]]]
         with load.lock:
             load.published[key] = str(claim_id_for(PORTAL, key))
     if producer is not None:
+        _close(producer, timeout=2)
+
+
+def _close(producer: KafkaProducer, timeout: float) -> None:
+    """Close the producer within about ``timeout`` s. kafka-python's ``close`` first flushes, and a flush
+    that times out (records the broker never took) raises and leaves the producer open, for the garbage
+    collector to close again, raising in ``__del__``. Those records' sends failed already (retried on a
+    new producer), so they are dropped: the sender is closed by force, which fails them, then closed."""
+    from kafka.errors import KafkaError
+
+    try:
+        producer.close(timeout=timeout)
+    except KafkaError:
+        producer._sender.force_close()  # the only way kafka-python gives to drop pending records
+        producer._sender.join(timeout)
         with contextlib.suppress(KafkaError):
-            producer.close(timeout=2)
+            producer.close(timeout=timeout)
 
 
 def _fault_schedule(plan: Plan, services: list[str], rng: random.Random) -> list[tuple[int, str]]:
