@@ -5,7 +5,7 @@ ends the claim Rejeté "dossier incomplet" at the projector's sweep."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from ipe_claims.adapters import contacts
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import FixedClock
 from ipe_claims.domain.rib import rib_key
@@ -37,12 +38,24 @@ def client(settings: Settings, claims_app: ClaimsApplication, tmp_path: Path) ->
         yield test_client
 
 
-def valid_claim(claims_app: ClaimsApplication, conn: psycopg.Connection[Any]) -> tuple[Insured, uuid.UUID]:
-    insured = declare(conn, months=40)
+def valid_claim(
+    claims_app: ClaimsApplication,
+    conn: psycopg.Connection[Any],
+    *,
+    loss: date | None = None,
+    email: bool = False,
+) -> tuple[Insured, uuid.UUID]:
+    """A Valable claim filed yesterday for a loss 10 days ago (or ``loss``), its dossier row in the read model;
+    with ``email``, its worker has an address, so every message about the claim is stored and queued."""
+    loss = TODAY - timedelta(days=10) if loss is None else loss
+    insured = declare(conn, months=40, before=loss)
+    if email:
+        contacts.load(conn, [contacts.Contact(insured.immatriculation, f"w{insured.immatriculation}@example.ma",
+                                              None, "fr")])  # fmt: skip
     claim_id = claims_app.submit(
         uuid.uuid4(), filed_at=CLOCK.now() - timedelta(days=1), submitted_by="test", channel="http",
         affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
-        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms, job_loss_date=TODAY - timedelta(days=10),
+        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms, job_loss_date=loss,
         motif_code="licenciement_economique", attestation=True,
     ).id  # fmt: skip
     wait_for(

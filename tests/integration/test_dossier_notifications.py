@@ -13,14 +13,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from ipe_claims.adapters import contacts
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain import dossier
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
-from tests.conftest import CLOCK, TODAY, declare, wait_for
+from tests.conftest import CLOCK, TODAY, wait_for
 from tests.integration.conftest import Pipeline, no_server_error
 from tests.integration.test_api import user
+from tests.integration.test_dossier import valid_claim
 
 pytestmark = pytest.mark.integration
 REASON = "Copie illisible, recto seulement"
@@ -45,15 +45,7 @@ def texts(conn: psycopg.Connection[Any], claim_id: uuid.UUID, kind: str) -> tupl
 def test_a_refused_piece_reaches_the_workers_delivery_log_and_not_the_employers_eyes(
     pipeline: Pipeline, client: TestClient, claims_app: ClaimsApplication, conn: psycopg.Connection[Any]
 ) -> None:
-    insured = declare(conn, months=40)
-    contacts.load(conn, [contacts.Contact(insured.immatriculation, f"w{insured.immatriculation}@example.ma",
-                                          None, "fr")])  # fmt: skip
-    claim_id = claims_app.submit(
-        uuid.uuid4(), filed_at=CLOCK.now() - timedelta(days=1), submitted_by="test", channel="http",
-        affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
-        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms, job_loss_date=TODAY - timedelta(days=10),
-        motif_code="licenciement_economique", attestation=True,
-    ).id  # fmt: skip
+    insured, claim_id = valid_claim(claims_app, conn, email=True)
     deadline = (TODAY - timedelta(days=10) + timedelta(days=60)).strftime("%d/%m/%Y")
     cin_fr, cin_ar = next(
         (r.label_fr, r.label_ar) for r in dossier.DOSSIER_RULES[-1].documents if r.kind == dossier.CIN

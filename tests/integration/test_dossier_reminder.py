@@ -13,14 +13,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from ipe_claims.adapters import contacts
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.dossier import RecordDocument
 from ipe_claims.domain import dossier
 from ipe_claims.domain.claim import Claim
 from services.eligibility_projector.projector import EligibilityProjector
-from tests.conftest import CLOCK, TODAY, declare, wait_for
+from tests.conftest import CLOCK, TODAY, wait_for
 from tests.integration.conftest import Pipeline
+from tests.integration.test_dossier import valid_claim
 from tests.integration.test_dossier_notifications import texts
 from tests.integration.test_replay_dossier import at_day, dossier_differences
 from tests.unit.test_dossier_service import MemoryScans
@@ -31,23 +31,7 @@ LOSS = TODAY - timedelta(days=50)  # the deadline is then 30 days after the acce
 
 def accepted(claims_app: ClaimsApplication, conn: psycopg.Connection[Any]) -> uuid.UUID:
     """A Valable claim whose worker has an email address, its dossier row in the read model."""
-    insured = declare(conn, months=40, before=LOSS)
-    contacts.load(conn, [contacts.Contact(insured.immatriculation, f"w{insured.immatriculation}@example.ma",
-                                          None, "fr")])  # fmt: skip
-    claim_id = claims_app.submit(
-        uuid.uuid4(), filed_at=CLOCK.now() - timedelta(days=1), submitted_by="test", channel="http",
-        affiliation_number=insured.affiliation_number, immatriculation=insured.immatriculation,
-        cin=insured.cin, nom=insured.nom, prenoms=insured.prenoms, job_loss_date=LOSS,
-        motif_code="licenciement_economique", attestation=True,
-    ).id  # fmt: skip
-    wait_for(
-        lambda: conn.execute(
-            "SELECT 1 FROM claims c JOIN dossiers d USING (claim_id) WHERE claim_id = %s AND situation = 'Valable'",
-            (claim_id,),
-        ).fetchone(),
-        what="the decision and the dossier in the read model",
-    )
-    return claim_id
+    return valid_claim(claims_app, conn, loss=LOSS, email=True)[1]
 
 
 def reminders(claims_app: ClaimsApplication, claim_id: uuid.UUID) -> list[Claim.DossierReminderDue]:
