@@ -91,12 +91,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
         with capture.global_and_fixture_disabled():
             reporter.write_line(f"\nbroker: {said} ({why})")
     broker: LocalBroker | KafkaCluster
-    if kind == "apache":
+    if kind == "apache":  # the JVM boots while Postgres starts: a second or so off every session
         broker = KafkaCluster.on_free_ports(home / "kafka", fetch(), 1)
+        for node in broker.nodes:
+            broker.start_node(node.node_id)
+        postgres.start()
+        broker.wait_ready()
     else:
         broker = LocalBroker(home, free_port())
-    postgres.start()
-    broker.start()
+        postgres.start()
+        broker.start()
     settings = Settings().changed(
         database={"url": postgres.url},
         kafka={"bootstrap_servers": broker.bootstrap_servers, "fast_groups": True},
