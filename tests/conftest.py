@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 
+from ipe_claims.adapters import accounts
 from ipe_claims.adapters.declarations import HEADER as DECLARATIONS_HEADER
 from ipe_claims.adapters.declarations import load_rows
 from ipe_claims.adapters.event_store import make_app
@@ -56,6 +58,20 @@ def days_ago(days: int) -> date:
 def pytest_configure(config: pytest.Config) -> None:
     # Every process the tests start (`ipe up`, the CLI) reads its clock from the environment.
     os.environ["IPE_CLOCK_SHIFT_DAYS"] = str(CLOCK.shift.days)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Argon2id at its lowest cost for the accounts this process makes and logs in with: at the default cost
+    (about 0.1 s a hash and 0.1 s a check) a new logged-in account cost 0.2 s, and the integration tests make
+    hundreds. Same algorithm, same code path; the unknown-name check stays as costly as a known one's. The
+    processes the tests start (`ipe` as a command, `ipe up`) keep the default, and a hash verifies under any
+    cost: its parameters are written in it."""
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", quick)
+        patch.setattr(accounts, "_DUMMY_HASH", quick.hash("not-a-password"))
+        yield
 
 
 @dataclass(frozen=True)
@@ -91,12 +107,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
         with capture.global_and_fixture_disabled():
             reporter.write_line(f"\nbroker: {said} ({why})")
     broker: LocalBroker | KafkaCluster
-    if kind == "apache":
+    if kind == "apache":  # the JVM boots while Postgres starts: a second or so off every session
         broker = KafkaCluster.on_free_ports(home / "kafka", fetch(), 1)
+        for node in broker.nodes:
+            broker.start_node(node.node_id)
+        postgres.start()
+        broker.wait_ready()
     else:
         broker = LocalBroker(home, free_port())
-    postgres.start()
-    broker.start()
+        postgres.start()
+        broker.start()
     settings = Settings().changed(
         database={"url": postgres.url},
         kafka={"bootstrap_servers": broker.bootstrap_servers, "fast_groups": True},

@@ -1,6 +1,6 @@
 """`ipe backup` / `ipe restore`: a restored store replays to the same read models, and the facts kept
-beside the store (accounts, reference data, delivery log) come back whole. Servers of its own: a
-source database with claims, and an empty target."""
+beside the store (accounts, reference data, delivery log) come back whole. Servers of its own, started
+once: each test has a source database of its own for its claims, and an empty target on the other server."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,35 @@ from tests.conftest import CLOCK, TODAY, declare
 pytestmark = pytest.mark.integration
 
 
-def _database(home: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
+TEMPLATE = "ipe_migrated"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A Postgres server of this module's own, holding a migrated database each test copies."""
+
+    postgres: LocalPostgres
+    settings: Settings
+
+    def database(self) -> Iterator[tuple[Settings, ClaimsApplication]]:
+        """A new database, a copy of the migrated template (as a newly migrated server's), dropped after."""
+        name = f"ipe_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.settings.database.url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        settings = self.settings.changed(
+            database={"url": self.settings.database.url.rsplit("/", 1)[0] + f"/{name}"}
+        )
+        app = make_app(settings)
+        try:
+            yield settings, app
+        finally:
+            app.close()
+            with psycopg.connect(self.settings.database.url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _server(home: Path) -> Iterator[Server]:
+    """Started once per module: starting and migrating a server cost about 2 s, a copy of its database little."""
     postgres = LocalPostgres(home, free_port())
     postgres.start()
     settings = Settings().changed(
@@ -49,23 +78,37 @@ def _database(home: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
         home=home,
         clock_shift_days=CLOCK.shift.days,
     )
-    migrate(settings.database.url)
-    app = make_app(settings, create_tables=True)
+    template = settings.changed(database={"url": postgres.url.rsplit("/", 1)[0] + f"/{TEMPLATE}"})
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    migrate(template.database.url)
+    make_app(template, create_tables=True).close()
     try:
-        yield settings, app
+        yield Server(postgres, settings)
     finally:
-        app.close()
         postgres.discard()
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
-    yield from _database(tmp_path / "source")
+@pytest.fixture(scope="module")
+def source_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _server(tmp_path_factory.mktemp("source"))
+
+
+@pytest.fixture(scope="module")
+def target_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from _server(tmp_path_factory.mktemp("target"))
 
 
 @pytest.fixture
-def target(tmp_path: Path) -> Iterator[tuple[Settings, ClaimsApplication]]:
-    yield from _database(tmp_path / "target")
+def source(source_server: Server) -> Iterator[tuple[Settings, ClaimsApplication]]:
+    """A source database of its own, migrated and empty."""
+    yield from source_server.database()
+
+
+@pytest.fixture
+def target(target_server: Server) -> Iterator[tuple[Settings, ClaimsApplication]]:
+    """An empty target, migrated, on another server than the source."""
+    yield from target_server.database()
 
 
 def _records(app: ClaimsApplication, codec: AvroCodec, after: int = 0) -> list[ConsumerRecord]:

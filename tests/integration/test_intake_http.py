@@ -7,9 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,10 +19,12 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ipe_claims.adapters.accounts import create_account
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import InsuredRecord
+from ipe_claims.entrypoints.cli import app as cli
 from ipe_claims.settings import Settings
 from services.claim_intake.api import create_app
 from tests.conftest import TODAY, declare, random_digits
@@ -59,9 +59,10 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.
 
 
 def ipe(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": settings.database.url}
-    return subprocess.run([sys.executable, "-m", "ipe_claims.entrypoints.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    """The `ipe` command run in this process (`main()` is the Typer app): a process of its own costs about
+    a second to start; test_report_cli and test_backup_restore run `python -m ipe_claims.entrypoints.cli`."""
+    result = CliRunner().invoke(cli, list(args), env={"DATABASE_URL": settings.database.url})
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 # Logins: slowed, then locked; tokens expire

@@ -27,6 +27,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     own = KafkaCluster.on_free_ports(tmp_path_factory.mktemp("kafka3"), fetch(), 3)
     own.start()
     yield own
+    for node in own.nodes:  # its data is thrown away: no controlled shutdown to wait for (up to 30 s)
+        own.kill(node.node_id)
     own.discard()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.domain.claim import OpenClaimExists
@@ -32,14 +32,27 @@ def submit(app: ClaimsApplication, insured: Insured, motif: str = "licenciement_
 
 
 def claim_records(settings: Settings, claim_id: uuid.UUID) -> list[Any]:
-    """Every message of the claim on ipe.claim-events, read from the start by a group of its own."""
-    consumer = KafkaConsumer(
-        CLAIM_EVENTS_TOPIC, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=f"t-{uuid.uuid4()}",
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000,
-        **settings.consumer_timeouts(),
-    )  # fmt: skip
+    """Every message of the claim on ipe.claim-events, read from the start to each partition's end as of
+    now: the caller waited for what it reads to be published, so nothing is left to wait out (a consumer
+    timeout cost 3 s of silence a call)."""
+    key = str(claim_id).encode()
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False)
     try:
-        return [record for record in consumer if record.key == str(claim_id).encode()]
+        partitions = [
+            TopicPartition(CLAIM_EVENTS_TOPIC, p) for p in consumer.partitions_for_topic(CLAIM_EVENTS_TOPIC)
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        mine: list[Any] = []
+
+        def read() -> bool:
+            for records in consumer.poll(timeout_ms=200).values():
+                mine.extend(record for record in records if record.key == key)
+            return all(consumer.position(tp) >= ends[tp] for tp in partitions)
+
+        wait_for(read, what="ipe.claim-events read to its end")
+        return mine
     finally:
         consumer.close()
 
@@ -110,6 +123,9 @@ def test_relay_publishes_each_event_once_in_order_with_headers(
     insured = declare(conn, months=40)
     claim_id = submit(claims_app, insured)
     wait_for(lambda: decided_row(conn, claim_id), what="the decision")
+    # Its last event (3, the payments) projected: the log already holds anything published before it, twice or not.
+    version = "SELECT version FROM claims WHERE claim_id = %s"
+    wait_for(lambda: conn.execute(version, (claim_id,)).fetchone() == (3,), what="the payments projected")
     mine = claim_records(settings, claim_id)
     decoded = [pipeline.codec.decode(record.value) for record in mine]
     # A Valable claim's payments follow (application/paying.py), once the projector has read the decision.
