@@ -22,9 +22,18 @@ from psycopg.sql import SQL, Identifier
 
 from ipe_claims.application.filing import open_claim
 from ipe_claims.domain.claim import CLAIM_EVENTS, Claim, InsuredRecord
+from ipe_claims.domain.errors import CodedError
 from ipe_claims.domain.notification import Notification as Delivery
 
 CLAIM_TOPICS = tuple(get_topic(event_class) for event_class in CLAIM_EVENTS)
+
+
+ADVANCE_ATTEMPTS = 3
+CLAIM_CHANGED = "claim_changed"
+
+
+class ClaimKeptChanging(CodedError):
+    """Other writers changed the claim at every attempt: nothing was recorded (the caller may try again)."""
 
 
 class DateAsISO(Transcoding):
@@ -172,15 +181,22 @@ class ClaimsApplication(Application[uuid.UUID]):
                 return opened[0]
         raise IntegrityError(f"claim {claim_id}: the insured's record kept changing")
 
-    def advance(self, claim_id: uuid.UUID, step: Callable[[Claim], None]) -> Claim:
+    def advance(
+        self, claim_id: uuid.UUID, step: Callable[[Claim], None], attempts: int = ADVANCE_ATTEMPTS
+    ) -> Claim:
         """Load the claim, let ``step`` record what comes next (nothing when it is done), save once.
 
-        Two processes advancing the same claim conflict on its next version; the loser's events are
-        dropped and it returns the claim as the winner left it, so a redelivery is a no-op.
+        Two writers advancing the same claim conflict on its next version (an employer's return to work and
+        the projector scheduling the claim's payments, say): the loser loads the claim as the winner left it
+        and lets ``step`` look again, so work the winner did is not done twice and work of its own is never
+        dropped. Raises ClaimKeptChanging when every attempt lost.
         """
-        claim = self.get_claim(claim_id)
-        step(claim)
-        return claim if self.save_once(claim) else self.get_claim(claim_id)
+        for _ in range(attempts):
+            claim = self.get_claim(claim_id)
+            step(claim)
+            if self.save_once(claim):
+                return claim
+        raise ClaimKeptChanging(CLAIM_CHANGED, f"claim {claim_id} kept changing: nothing was recorded")
 
     def save_once(self, *aggregates: Claim | InsuredRecord) -> bool:
         """Save in one transaction; False when another process changed one of them first (its change

@@ -259,8 +259,8 @@ class ClaimSteps(Protocol):
     """The claims store as a step on one claim uses it."""
 
     def advance(self, claim_id: uuid.UUID, step: Callable[[Claim], None]) -> Claim:
-        """Load the claim, let ``step`` record what comes next, save once; a lost race returns the
-        claim as the winner left it."""
+        """Load the claim, let ``step`` record what comes next, save once; a lost race lets ``step`` look
+        again at the claim as the winner left it (raises a CodedError ``claim_changed`` when every try lost)."""
         ...
 
 

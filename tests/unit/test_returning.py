@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ipe_claims.application.claims import ClaimsApplication
+from ipe_claims.application.claims import ClaimKeptChanging, ClaimsApplication
 from ipe_claims.application.clock import FixedClock
 from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.claim import Claim
@@ -57,3 +57,47 @@ def test_only_a_valid_claim_has_a_benefit_to_end(app: ClaimsApplication) -> None
     with pytest.raises(InvalidReturnToWork):
         RecordReturnToWork(app, FixedClock(DECLARED_AT))(rejected.id, date(2026, 6, 2), "employer:1234567")
     assert app.get_claim(rejected.id).version == 2
+
+
+def test_a_return_declared_while_the_projector_schedules_the_payments_is_not_lost(
+    app: ClaimsApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The projector saves the payment schedule between the declaration's load and its save: the declaration
+    loses the race on the claim's version, then is recorded on the claim as the projector left it."""
+    claim = decided(app, months=36)
+    load = app.get_claim
+    raced = []
+
+    def load_then_projector_saves(claim_id: uuid.UUID) -> Claim:
+        loaded = load(claim_id)
+        if not raced:  # the projector's save lands after this load
+            raced.append(True)
+            scheduled = load(claim_id)
+            scheduled.schedule_payments(at=DECLARED_AT)
+            app.save(scheduled)
+        return loaded
+
+    monkeypatch.setattr(app, "get_claim", load_then_projector_saves)
+    returned = RecordReturnToWork(app, FixedClock(DECLARED_AT))(
+        claim.id, date(2026, 6, 2), "employer:1234567"
+    )
+
+    stored = load(claim.id)
+    assert raced and returned.returned is not None
+    assert stored.returned is not None and stored.returned.return_date == date(2026, 6, 2)
+    assert [type(e).__name__ for e in app.events.get(claim.id)][-2:] == [
+        "PaymentsScheduled",
+        "ReturnedToWork",
+    ]
+
+
+def test_a_declaration_that_loses_every_race_says_so(
+    app: ClaimsApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer first at every attempt: the caller hears the claim kept changing, nothing is dropped
+    silently."""
+    claim = decided(app, months=36)
+    monkeypatch.setattr(app, "save_once", lambda *aggregates: False)
+    with pytest.raises(ClaimKeptChanging) as refused:
+        RecordReturnToWork(app, FixedClock(DECLARED_AT))(claim.id, date(2026, 6, 2), "employer:1234567")
+    assert refused.value.code == "claim_changed" and app.get_claim(claim.id).returned is None

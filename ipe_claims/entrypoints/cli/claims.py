@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ipe_claims.adapters import access_log
+from ipe_claims.application.claims import ClaimKeptChanging
 from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.lifecycle import InvalidReturnToWork
 from ipe_claims.entrypoints.cli.context import connect, console, fail, instance_settings, store
@@ -36,7 +37,7 @@ def return_to_work(
         record = RecordReturnToWork(claims, config.clock())
         try:
             claim = record(claim_id, returned, f"cli:{who.username}@{who.host}", declared_on=given)
-        except InvalidReturnToWork as exc:
+        except (InvalidReturnToWork, ClaimKeptChanging) as exc:
             raise fail(f"Refused: {exc}.") from None
         with connect() as conn:  # its figures follow: on record
             access_log.record(conn, who, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ipe_claims.adapters.projections import stage_of
 from ipe_claims.application import intake
+from ipe_claims.application.claims import ClaimKeptChanging
 from ipe_claims.application.returning import RecordReturnToWork
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.claim_life import AgentRuling
@@ -114,6 +115,9 @@ def return_to_work(claim_id: str, body: ReturnToWorkRequest, caller: Caller, con
     except InvalidReturnToWork as exc:
         raise ApiError("invalid_return_to_work", f"Reprise d'activité refusée : {exc}.",
                        "تم رفض التصريح باستئناف العمل.", "return_date") from exc  # fmt: skip
+    except ClaimKeptChanging as exc:
+        raise ApiError(exc.code, "La demande change en ce moment ; réessayez.",
+                       "الطلب يتغير الآن؛ أعيدوا المحاولة.", "return_date") from exc  # fmt: skip
     access_log.record(conn, caller, "claim.return_to_work", [{"claim_id": claim.id, "affiliation_number":
                       claim.affiliation_number, "immatriculation": claim.immatriculation}], request_id(request))  # fmt: skip
     return DecimalJSONResponse(explanation(claim, with_figures=False))
