@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import (
     ClusterAuthorizationFailedError,
     KafkaError,
+    KafkaTimeoutError,
     OffsetOutOfRangeError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
@@ -108,6 +109,26 @@ METADATA_REFRESH_MS = 5_000
 # it gets 1 s. A broker out of reach at the start is given 5 s, not 30, before the member starts again.
 CLOSE_TIMEOUT_MS = 1_000
 BOOTSTRAP_TIMEOUT_MS = 5_000
+
+
+LIST_TOPICS_TIMEOUT_MS = 5_000
+
+
+def list_topics(consumer: KafkaConsumer, known: Sequence[str]) -> set[str]:
+    """The broker's topics, asked with a bound: ``KafkaConsumer.topics()`` waits for its metadata answer with
+    no timeout, and a connection lost at that moment (a broker killed) once left a member waiting for ever —
+    no poll, dropped from its group, nothing consumed. Without an answer in time, the topics ``known`` stand
+    until the next look. The same request as ``topics()``, through the same kafka-python internals."""
+    cluster = consumer._client.cluster
+    wanted_all, cluster.need_all_topic_metadata = cluster.need_all_topic_metadata, True
+    try:
+        consumer._net.run(consumer._manager.wait_for, cluster.request_update(), LIST_TOPICS_TIMEOUT_MS)
+    except KafkaTimeoutError:
+        log.warning("consumer.topics_unanswered", timeout_ms=LIST_TOPICS_TIMEOUT_MS)
+        return set(known)
+    finally:
+        cluster.need_all_topic_metadata = wanted_all
+    return set(cluster.topics())
 
 
 def matching(topics: set[str], pattern: str) -> list[str]:
@@ -346,7 +367,7 @@ class TrackedConsumer:
             consumer.subscribe(subscribed, listener=listener)
         while not stop.is_set():
             if self.pattern and time.monotonic() - looked >= PATTERN_REFRESH_MS / 1000:
-                looked, found = time.monotonic(), matching(consumer.topics(), self.pattern)
+                looked, found = time.monotonic(), matching(list_topics(consumer, subscribed), self.pattern)
                 if found != subscribed:
                     log.info("consumer.topics", consumer=self.name, topics=len(found))
                     subscribed = self.subscribed = found
