@@ -14,10 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from eventsourcing.persistence import IntegrityError
 
+from ipe_claims.application.claims import ClaimKeptChanging
 from ipe_claims.application.clock import Clock
 from ipe_claims.application.ports import ClaimSteps, ClaimsToDecide, ScanStore
 from ipe_claims.domain import dossier
@@ -78,7 +79,6 @@ class RecordDocument:
     claims: ClaimSteps
     scans: ScanStore
     clock: Clock
-    attempts: int = 3
 
     def __call__(
         self,
@@ -95,20 +95,19 @@ class RecordDocument:
         """Raises InvalidDocument, InvalidRib, RefusedScan, AgentRequired or RecordNotSaved; the store's
         AggregateNotFoundError for an unknown claim."""
         sha256 = self.scans.put(scan, sniff(scan)) if scan is not None else None
-        for _ in range(self.attempts):
-            at = self.clock.now()
+        at = self.clock.now()
 
-            def step(claim: Claim, at: datetime = at) -> None:
-                claim.record_document(
-                    kind, status, agent=agent, agency=agency, at=at, reason=reason, rib=rib, sha256=sha256
-                )
+        def step(claim: Claim) -> None:
+            claim.record_document(
+                kind, status, agent=agent, agency=agency, at=at, reason=reason, rib=rib, sha256=sha256
+            )
 
-            claim = self.claims.advance(claim_id, step)
-            if any(
-                d.recorded_at == at and d.agent == agent and d.record.kind == kind for d in claim.documents
-            ):
-                return claim
-        raise RecordNotSaved(RECORD_LOST, f"claim {claim_id} kept changing: the piece was not recorded")
+        try:  # a lost race loads the claim again and records the piece on it (ClaimsApplication.advance)
+            return self.claims.advance(claim_id, step)
+        except ClaimKeptChanging as exc:
+            raise RecordNotSaved(
+                RECORD_LOST, f"claim {claim_id} kept changing: the piece was not recorded"
+            ) from exc
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ import pytest
 
 from ipe_claims.application.claims import ClaimsApplication
 from ipe_claims.application.clock import FixedClock
-from ipe_claims.application.dossier import ExpireDossiers, RecordDocument, dossier_facts, dossier_of
+from ipe_claims.application.dossier import (
+    ExpireDossiers,
+    RecordDocument,
+    RecordNotSaved,
+    dossier_facts,
+    dossier_of,
+)
 from ipe_claims.domain import dossier
 from ipe_claims.domain.claim import Claim
 from ipe_claims.domain.dossier import DocumentRecord, InvalidDocument
@@ -139,3 +145,13 @@ def test_a_complete_dossier_does_not_expire(app: ClaimsApplication) -> None:
     later = FixedClock(on(claim.dossier_deadline + timedelta(days=30)))
     assert ExpireDossiers(app, later, decided_by="test")([claim.id]) == []
     assert app.get_claim(claim.id).situation == "Valable"
+
+
+def test_a_piece_that_loses_every_race_is_refused_record_lost_and_not_recorded(
+    app: ClaimsApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = valid_claim(app)
+    monkeypatch.setattr(app, "save_once", lambda *aggregates: False)  # another writer first every time
+    with pytest.raises(RecordNotSaved) as refused:
+        recorder(app)(claim.id, dossier.CIN, "received", **AGENT)
+    assert refused.value.code == "record_lost" and app.get_claim(claim.id).documents == []
