@@ -73,6 +73,11 @@ class Seek:
     offset: int
 
 
+class MemberStalled(Exception):
+    """The member polled for ``STALL_SECONDS`` without a record while records waited: ``run`` starts it
+    again."""
+
+
 # What the stored position says of a record, and what became of it.
 Verdict = Take | Skip | Retry | StartOver | Seek
 Outcome = Handled | Retry | StartOver | Seek
@@ -84,7 +89,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError, psycopg.InterfaceError, es.OperationalError, es.InterfaceError,
     es.IntegrityError, KafkaError, ConnectionError, TimeoutError,
 )  # fmt: skip
-RESTARTABLE: tuple[type[BaseException], ...] = (*TRANSIENT, PersistenceError)  # run() starts the member again
+# run() starts the member again
+RESTARTABLE: tuple[type[BaseException], ...] = (*TRANSIENT, PersistenceError, MemberStalled)
 RETRY_FIRST_SECONDS = 0.5  # the first pause before a record is tried again; it doubles up to the next
 RETRY_MAX_SECONDS = 30.0
 
@@ -112,6 +118,48 @@ BOOTSTRAP_TIMEOUT_MS = 5_000
 
 
 LIST_TOPICS_TIMEOUT_MS = 5_000
+# A member whose polls bring nothing for this long while its partitions hold records past its positions
+# joins again with a new client: kafka-python 3 was seen, on a 3-node cluster with a node killed, to keep
+# a member polling without fetching (its group lost, its fetch positions never set), consuming nothing
+# and saying nothing. Every position is in Postgres, so starting over loses and repeats nothing.
+STALL_SECONDS = 30.0
+OFFSETS_TIMEOUT_MS = 5_000
+
+
+def waiting(
+    stored: dict[TopicPartition, int | None], beginnings: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+) -> dict[TopicPartition, int]:  # fmt: skip
+    """How many records wait in each partition past the stored position (from the log's beginning where
+    none is stored, or where the position refers to a log the broker lost); partitions with none left out."""
+    behind = {}
+    for tp, end in ends.items():
+        start = stored.get(tp)
+        count = end - max(start if start is not None else 0, beginnings.get(tp, 0))
+        if count > 0:
+            behind[tp] = count
+    return behind
+
+
+class StallWatch:
+    """When a member's polls last brought records, and whether it is time to ask the broker if records
+    wait: after ``seconds`` of empty polls, then every ``seconds`` while they stay empty."""
+
+    def __init__(self, seconds: float = STALL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.quiet_since: float | None = None
+
+    def polled(self, got_records: bool) -> bool:
+        """Note a poll; True when the member has been quiet for ``seconds`` since the last look."""
+        now = self.clock()
+        if got_records or self.quiet_since is None:
+            self.quiet_since = None if got_records else now
+            return False
+        if now - self.quiet_since < self.seconds:
+            return False
+        self.quiet_since = now
+        return True
 
 
 def list_topics(consumer: KafkaConsumer, known: Sequence[str]) -> set[str]:
@@ -252,6 +300,8 @@ class TrackedConsumer:
         self._gaps: set[tuple[str, int, int]] = set()
         self._failures: dict[tuple[str, int, int], int] = {}  # consecutive failures of the record at hand
         self.parked = 0
+        self.stall_seconds = STALL_SECONDS
+        self.stalls = 0  # times the member started over because it got nothing while records waited
 
     def _positions(self, conn: psycopg.Connection[Any]) -> dict[TopicPartition, int | None]:
         """Stored positions; None for a partition whose position refers to a log the broker lost."""
@@ -362,6 +412,7 @@ class TrackedConsumer:
                 log.info("consumer.assigned", consumer=consumer_ref.name, partitions=len(assigned))
 
         listener, subscribed, looked = SeekToStored(), list(self.topics), 0.0
+        watch = StallWatch(self.stall_seconds)
         self.subscribed = subscribed
         if subscribed:
             consumer.subscribe(subscribed, listener=listener)
@@ -379,6 +430,8 @@ class TrackedConsumer:
                 stop.wait(0.2)
                 continue
             batch = self.poll(consumer)
+            if watch.polled(bool(batch)):
+                self._check_stall(conn, consumer)
             if not batch or self._handle_poll(conn, batch):
                 continue
             for tp, records in batch.items():
@@ -397,6 +450,24 @@ class TrackedConsumer:
                         case Seek(offset):
                             consumer.seek(tp, offset)
                     break
+
+    def _check_stall(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer) -> None:
+        """After ``stall_seconds`` of empty polls: raise ``MemberStalled`` when the member's partitions hold
+        records past its stored positions (it should have had them); nothing when the broker cannot say."""
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = consumer.end_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
+            beginnings = consumer.beginning_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
+        except KafkaError:
+            return  # look again after the next quiet spell
+        behind = waiting(self._positions(conn), beginnings, ends)
+        if behind:
+            self.stalls += 1
+            log.warning("consumer.stalled", consumer=self.name, quiet_seconds=self.stall_seconds,
+                        waiting={f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())})  # fmt: skip
+            raise MemberStalled(f"{sum(behind.values())} records waiting in {len(behind)} partitions")
 
     def _handle_poll(
         self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]

@@ -4,6 +4,7 @@ settings from ``cli_settings``."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -91,6 +92,9 @@ def bootstrap(process: str, settings: Settings | None = None) -> Wiring:
     tagged with ``process``, and the CPU priority of its tier."""
     settings = settings or Settings.from_env()
     configure_logging(process)
+    # `kill -USR1 <pid>` writes every thread's stack to the process's log: what a stuck process waits on,
+    # without stopping it (no personal data: code locations only).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     take_priority(process, settings)
     return Wiring(settings)
 

@@ -166,6 +166,8 @@ def tally(system: ChaosSystem, load: Load, faults: Faults, plan: Plan, deadline:
         result.problems.append(f"{others} claims exist that no 201 announced")
     if dead:
         result.problems.append(f"{dead} dead letters")
+    if lost and plan.broker == "apache":  # the ingress never read them: say what it was doing
+        result.problems.append(system.stacks("ingress"))
     return result
 
 

@@ -143,6 +143,24 @@ class ChaosSystem:
             path.read_text(errors="replace").count(needle) for path in (self.home / "logs").glob("*.log")
         )
 
+    def stacks(self, name: str) -> str:
+        """What the service's threads are doing: its stacks, written to its log on SIGUSR1 (frames of this
+        project and of kafka-python only, compact: a diagnosis to print with a failure)."""
+        log_path = self.home / "logs" / f"{name}.log"
+        size = log_path.stat().st_size if log_path.exists() else 0
+        pid = self.status()["services"][name]["pid"]
+        if not pid_alive(pid):
+            return f"{name}: not running"
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(1.0)
+        with log_path.open(errors="replace") as log:
+            log.seek(size)
+            dumped = log.read()
+        kept = [line.strip() for line in dumped.splitlines()
+                if line.startswith(("Thread ", "Current thread")) or "ipe_claims" in line
+                or "/services/" in line or "/kafka/" in line]  # fmt: skip
+        return f"{name} stacks:\n" + "\n".join(kept)
+
     def kill_broker(self) -> None:
         """The local broker keeps everything in memory: after this it comes back empty."""
         state = self.status()

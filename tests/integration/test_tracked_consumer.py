@@ -113,3 +113,70 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
     assert stored == counts
     assert consumer.batches >= 1
     assert sorted(seen) == sorted((p, n) for p, count in counts.items() for n in range(count))
+
+
+class _DeafFirstClient(TrackedConsumer):
+    """A member whose first Kafka client joins its group but never hands a record over (as kafka-python 3
+    was seen to do after losing its group on a 3-node cluster): its later clients are sound."""
+
+    clients = 0
+
+    def _consumer(self, **options: Any) -> Any:
+        client = super()._consumer(**options)
+        self.clients += 1
+        if self.clients == 1:
+            poll = client.poll
+            client.poll = lambda **kw: {} if poll(**kw) is not None else {}
+        return client
+
+
+def test_a_member_that_gets_nothing_while_records_wait_starts_over(
+    settings: Settings, conn: psycopg.Connection[Any]
+) -> None:
+    topic, name = f"test-stall_{random_digits(9)}", f"stall_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 2, 1)])
+    admin.close()
+    seen: list[bytes] = []
+    consumer = _DeafFirstClient(
+        settings, name, [topic], lambda _c, records: seen.extend(r.value for r in records)
+    )
+    consumer.stall_seconds = 1.0
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    for n in range(6):
+        producer.send(topic, f"r{n}".encode(), partition=n % 2)
+    producer.flush()
+    producer.close()
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: position(conn, name) >= 6, timeout=60, what="the records, after a start over")
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert consumer.stalls == 1 and consumer.clients == 2
+    assert sorted(seen) == [f"r{n}".encode() for n in range(6)]  # each once
+
+
+def test_a_quiet_member_with_nothing_waiting_stays(settings: Settings, conn: psycopg.Connection[Any]) -> None:
+    topic, name = f"test-quiet_{random_digits(9)}", f"quiet_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    producer.send(topic, b"only", partition=0)
+    producer.flush()
+    producer.close()
+    consumer = TrackedConsumer(settings, name, [topic], lambda _c, _records: None)
+    consumer.stall_seconds = 0.5
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: position(conn, name) >= 1, timeout=60, what="the record")
+        stop.wait(3)  # several quiet spells, each looked at
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert consumer.stalls == 0
