@@ -126,7 +126,12 @@ class _DeafFirstClient(TrackedConsumer):
         self.clients += 1
         if self.clients == 1:
             poll = client.poll
-            client.poll = lambda **kw: {} if poll(**kw) is not None else {}
+
+            def deaf_poll(**kw: Any) -> dict[Any, Any]:
+                poll(**kw)  # joins, heartbeats, fetches
+                return {}  # and hands nothing over
+
+            client.poll = deaf_poll
         return client
 
 
