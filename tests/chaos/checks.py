@@ -3,6 +3,7 @@ log hold against what the load was promised (HTTP 201s), and say what, if anythi
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -166,9 +167,19 @@ def tally(system: ChaosSystem, load: Load, faults: Faults, plan: Plan, deadline:
         result.problems.append(f"{others} claims exist that no 201 announced")
     if dead:
         result.problems.append(f"{dead} dead letters")
-    if lost and plan.broker == "apache":  # the ingress never read them: say what it was doing
-        result.problems.append(system.stacks("ingress"))
+    # Whoever fell short: what its threads are doing (code locations only), for the failure's report.
+    behind = {"ingress": bool(lost and plan.broker == "apache"),
+              "projector": counts["store_decided"] != accepted or counts["read_model_decided"] != accepted,
+              "notifier": counts["deposited"] != accepted or counts["decision_notified"] != accepted}  # fmt: skip
+    result.problems += [_stacks(system, name) for name, short in behind.items() if short]
     return result
+
+
+def _stacks(system: ChaosSystem, name: str) -> str:
+    try:
+        return system.stacks(name)
+    except (OSError, KeyError, subprocess.SubprocessError) as exc:  # a diagnosis never hides the table
+        return f"{name}: no stacks ({type(exc).__name__})"
 
 
 def _replicated(system: ChaosSystem, result: Tally, lost: int) -> list[tuple[str, str]]:

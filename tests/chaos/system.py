@@ -148,6 +148,7 @@ class ChaosSystem:
         project and of kafka-python only, compact: a diagnosis to print with a failure)."""
         log_path = self.home / "logs" / f"{name}.log"
         size = log_path.stat().st_size if log_path.exists() else 0
+        last = log_path.read_text(errors="replace").splitlines()[-8:] if size else []
         pid = self.status()["services"][name]["pid"]
         if not pid_alive(pid):
             return f"{name}: not running"
@@ -159,7 +160,9 @@ class ChaosSystem:
         kept = [line.strip() for line in dumped.splitlines()
                 if line.startswith(("Thread ", "Current thread")) or "ipe_claims" in line
                 or "/services/" in line or "/kafka/" in line]  # fmt: skip
-        return f"{name} stacks:\n" + "\n".join(kept)
+        return "\n".join(
+            [f"{name}, its last log lines:", *(line[:240] for line in last), f"{name}'s stacks:", *kept]
+        )
 
     def kill_broker(self) -> None:
         """The local broker keeps everything in memory: after this it comes back empty."""
