@@ -302,6 +302,7 @@ class TrackedConsumer:
         self.parked = 0
         self.stall_seconds = STALL_SECONDS
         self.stalls = 0  # times the member started over because it got nothing while records waited
+        self._looked: dict[TopicPartition, int | None] = {}  # positions at the last look, without partitions
 
     def _positions(self, conn: psycopg.Connection[Any]) -> dict[TopicPartition, int | None]:
         """Stored positions; None for a partition whose position refers to a log the broker lost."""
@@ -452,20 +453,34 @@ class TrackedConsumer:
                     break
 
     def _check_stall(self, conn: psycopg.Connection[Any], consumer: KafkaConsumer) -> None:
-        """After ``stall_seconds`` of empty polls: raise ``MemberStalled`` when the member's partitions hold
-        records past its stored positions (it should have had them); nothing when the broker cannot say."""
+        """After ``stall_seconds`` of empty polls: raise ``MemberStalled`` when records wait past the
+        stored positions of the member's partitions (it should have had them). A member without partitions
+        (its group lost, or more members than partitions) looks at every partition of its topics, and is
+        stalled only where a position has not moved since its last look: another member may hold them.
+        Nothing when the broker cannot say."""
         assigned = sorted(consumer.assignment())
-        if not assigned:
+        cluster = consumer._client.cluster  # the metadata at hand, without a request that may wait
+        partitions = assigned or sorted(
+            TopicPartition(topic, partition)
+            for topic in self.subscribed
+            for partition in cluster.partitions_for_topic(topic) or ()
+        )
+        if not partitions:
             return
         try:
-            ends = consumer.end_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
-            beginnings = consumer.beginning_offsets(assigned, timeout_ms=OFFSETS_TIMEOUT_MS)
+            ends = consumer.end_offsets(partitions, timeout_ms=OFFSETS_TIMEOUT_MS)
+            beginnings = consumer.beginning_offsets(partitions, timeout_ms=OFFSETS_TIMEOUT_MS)
         except KafkaError:
             return  # look again after the next quiet spell
-        behind = waiting(self._positions(conn), beginnings, ends)
+        stored = self._positions(conn)
+        behind = waiting(stored, beginnings, ends)
+        if not assigned:
+            before, self._looked = self._looked, {tp: stored.get(tp) for tp in partitions}
+            behind = {tp: n for tp, n in behind.items() if tp in before and before[tp] == stored.get(tp)}
         if behind:
             self.stalls += 1
             log.warning("consumer.stalled", consumer=self.name, quiet_seconds=self.stall_seconds,
+                        assigned=len(assigned),
                         waiting={f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())})  # fmt: skip
             raise MemberStalled(f"{sum(behind.values())} records waiting in {len(behind)} partitions")
 

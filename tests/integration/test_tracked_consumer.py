@@ -117,9 +117,11 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
 
 class _DeafFirstClient(TrackedConsumer):
     """A member whose first Kafka client joins its group but never hands a record over (as kafka-python 3
-    was seen to do after losing its group on a 3-node cluster): its later clients are sound."""
+    was seen to do after losing its group on a 3-node cluster): its later clients are sound. ``lost``: the
+    first client also believes it holds no partition."""
 
     clients = 0
+    lost = False
 
     def _consumer(self, **options: Any) -> Any:
         client = super()._consumer(**options)
@@ -132,12 +134,17 @@ class _DeafFirstClient(TrackedConsumer):
                 return {}  # and hands nothing over
 
             client.poll = deaf_poll
+            if self.lost:
+                client.assignment = set
         return client
 
 
+@pytest.mark.parametrize("lost", [False, True], ids=["holding-partitions", "holding-none"])
 def test_a_member_that_gets_nothing_while_records_wait_starts_over(
-    settings: Settings, conn: psycopg.Connection[Any]
+    settings: Settings, conn: psycopg.Connection[Any], lost: bool
 ) -> None:
+    """Holding partitions, one quiet spell with records waiting is enough; holding none, the member waits
+    for a second look at positions that did not move (another member might have been handling them)."""
     topic, name = f"test-stall_{random_digits(9)}", f"stall_{random_digits(9)}"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     admin.create_topics([NewTopic(topic, 2, 1)])
@@ -147,6 +154,7 @@ def test_a_member_that_gets_nothing_while_records_wait_starts_over(
         settings, name, [topic], lambda _c, records: seen.extend(r.value for r in records)
     )
     consumer.stall_seconds = 1.0
+    consumer.lost = lost
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     for n in range(6):
         producer.send(topic, f"r{n}".encode(), partition=n % 2)
