@@ -16,7 +16,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import PoisonMessage, TrackedConsumer
 from ipe_claims.settings import Settings
-from tests.conftest import random_digits, wait_for
+from tests.conftest import random_digits, test_broker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +116,8 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
 
 
 class _DeafFirstClient(TrackedConsumer):
-    """A member whose first Kafka client joins its group but never hands a record over (as kafka-python 3
-    was seen to do after losing its group on a 3-node cluster): its later clients are sound. ``lost``: the
+    """A member whose first Kafka client joins its group but never fetches (as kafka-python 3 was seen to
+    do after losing its group on a 3-node cluster): its later clients are sound. ``lost``: the
     first client also believes it holds no partition."""
 
     clients = 0
@@ -127,13 +127,7 @@ class _DeafFirstClient(TrackedConsumer):
         client = super()._consumer(**options)
         self.clients += 1
         if self.clients == 1:
-            poll = client.poll
-
-            def deaf_poll(**kw: Any) -> dict[Any, Any]:
-                poll(**kw)  # joins, heartbeats, fetches
-                return {}  # and hands nothing over
-
-            client.poll = deaf_poll
+            client._fetcher.send_fetches = list  # joins, heartbeats, never fetches: polls bring nothing
             if self.lost:
                 client.assignment = set
         return client
@@ -192,4 +186,39 @@ def test_a_quiet_member_with_nothing_waiting_stays(settings: Settings, conn: psy
     finally:
         stop.set()
         thread.join(timeout=20)
+    assert consumer.stalls == 0
+
+
+@pytest.mark.skipif(
+    test_broker()[0] != "apache", reason="transactions: Apache Kafka's (the embedded broker has none)"
+)
+def test_a_transaction_marker_at_the_end_is_no_stall(
+    settings: Settings, conn: psycopg.Connection[Any]
+) -> None:
+    """A portal's transactional producer leaves a commit marker after its records: the stored position
+    stays one short of the log's end for ever, and the member, whose client stepped over the marker, is
+    not stalled."""
+    topic, name = f"test-txn_{random_digits(9)}", f"txn_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, transactional_id=name)
+    producer.init_transactions()
+    producer.begin_transaction()
+    for n in range(3):
+        producer.send(topic, f"t{n}".encode(), partition=0)
+    producer.commit_transaction()
+    producer.close()
+    consumer = TrackedConsumer(settings, name, [topic], lambda _c, _records: None)
+    consumer.stall_seconds = 0.5
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: position(conn, name) >= 3, timeout=60, what="the records")
+        stop.wait(3)  # several quiet spells, each looked at
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert position(conn, name) == 3  # one short of the end: the marker is offset 3
     assert consumer.stalls == 0
