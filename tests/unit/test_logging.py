@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 import structlog
@@ -26,3 +29,20 @@ def test_kafka_info_chatter_stays_out(capsys: pytest.CaptureFixture[str]) -> Non
     configure_logging("unit")
     logging.getLogger("kafka.coordinator").info("joined group")
     assert capsys.readouterr().err == ""
+
+
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_process_goes_on() -> None:
+    """What a stuck process waits on, without stopping it: ``kill -USR1 <pid>`` (docs/operations.md)."""
+    script = (
+        "import os, signal, sys, threading\n"
+        "from ipe_claims.entrypoints.bootstrap import bootstrap\n"
+        "bootstrap('unit')\n"
+        "threading.Thread(target=threading.Event().wait, name='waiter', daemon=True).start()\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "print('still here', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IPE_NICE_STEP": "0"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Current thread" in done.stderr and done.stderr.count("Thread 0x") >= 1  # the waiter's too
+    assert done.stderr.rstrip().endswith("still here")
