@@ -382,7 +382,7 @@ class TrackedConsumer:
             polled: dict[TopicPartition, list[ConsumerRecord]] = consumer.poll(timeout_ms=200)
         except OffsetOutOfRangeError as exc:
             partitions = list(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else []
-            consumer.topics()  # a metadata request answered before going on: the new topic ids
+            list_topics(consumer, self.subscribed)  # a metadata answer before going on: the new topic ids
             log.warning("consumer.log_shorter_than_position", consumer=self.name,
                         partitions=[f"{tp.topic}/{tp.partition}" for tp in partitions])  # fmt: skip
             if partitions:
