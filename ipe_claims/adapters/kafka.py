@@ -474,8 +474,11 @@ class TrackedConsumer:
             return  # look again after the next quiet spell
         stored = self._positions(conn)
         behind = waiting(stored, beginnings, ends)
-        if assigned:  # and the client fetches short of the end (past a transaction marker, it does not)
-            behind = {tp: n for tp, n in behind.items() if self._fetching_short(consumer, tp, ends[tp])}
+        if (
+            assigned
+        ):  # and its client fetches short of the end somewhere (past a transaction marker, it does not)
+            if not any(self._fetching_short(consumer, tp, ends[tp]) for tp in behind):  # the first stuck one
+                behind = {}
         else:
             before, self._looked = self._looked, {tp: stored.get(tp) for tp in partitions}
             behind = {tp: n for tp, n in behind.items() if tp in before and before[tp] == stored.get(tp)}

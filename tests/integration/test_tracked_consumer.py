@@ -166,27 +166,40 @@ def test_a_member_that_gets_nothing_while_records_wait_starts_over(
     assert sorted(seen) == [f"r{n}".encode() for n in range(6)]  # each once
 
 
-def test_a_quiet_member_with_nothing_waiting_stays(settings: Settings, conn: psycopg.Connection[Any]) -> None:
-    topic, name = f"test-quiet_{random_digits(9)}", f"quiet_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
-    producer.send(topic, b"only", partition=0)
-    producer.flush()
-    producer.close()
+def _quiet_member(
+    settings: Settings, conn: psycopg.Connection[Any], topic: str, name: str, count: int
+) -> int:
+    """Run a member on ``topic`` until it has stored the position past ``count`` records, then through
+    several quiet spells of 0.5 s, each looked at; the times it started over."""
     consumer = TrackedConsumer(settings, name, [topic], lambda _c, _records: None)
     consumer.stall_seconds = 0.5
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: position(conn, name) >= 1, timeout=60, what="the record")
-        stop.wait(3)  # several quiet spells, each looked at
+        wait_for(lambda: position(conn, name) >= count, timeout=60, what="the records")
+        stop.wait(3)
     finally:
         stop.set()
         thread.join(timeout=20)
-    assert consumer.stalls == 0
+    return consumer.stalls
+
+
+def _one_partition_topic(settings: Settings, prefix: str) -> str:
+    topic = f"{prefix}_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    return topic
+
+
+def test_a_quiet_member_with_nothing_waiting_stays(settings: Settings, conn: psycopg.Connection[Any]) -> None:
+    topic, name = _one_partition_topic(settings, "test-quiet"), f"quiet_{random_digits(9)}"
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    producer.send(topic, b"only", partition=0)
+    producer.flush()
+    producer.close()
+    assert _quiet_member(settings, conn, topic, name, 1) == 0
 
 
 @pytest.mark.skipif(
@@ -198,10 +211,7 @@ def test_a_transaction_marker_at_the_end_is_no_stall(
     """A portal's transactional producer leaves a commit marker after its records: the stored position
     stays one short of the log's end for ever, and the member, whose client stepped over the marker, is
     not stalled."""
-    topic, name = f"test-txn_{random_digits(9)}", f"txn_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
+    topic, name = _one_partition_topic(settings, "test-txn"), f"txn_{random_digits(9)}"
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, transactional_id=name)
     producer.init_transactions()
     producer.begin_transaction()
@@ -209,16 +219,5 @@ def test_a_transaction_marker_at_the_end_is_no_stall(
         producer.send(topic, f"t{n}".encode(), partition=0)
     producer.commit_transaction()
     producer.close()
-    consumer = TrackedConsumer(settings, name, [topic], lambda _c, _records: None)
-    consumer.stall_seconds = 0.5
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: position(conn, name) >= 3, timeout=60, what="the records")
-        stop.wait(3)  # several quiet spells, each looked at
-    finally:
-        stop.set()
-        thread.join(timeout=20)
+    assert _quiet_member(settings, conn, topic, name, 3) == 0
     assert position(conn, name) == 3  # one short of the end: the marker is offset 3
-    assert consumer.stalls == 0
