@@ -474,10 +474,10 @@ class TrackedConsumer:
             return  # look again after the next quiet spell
         stored = self._positions(conn)
         behind = waiting(stored, beginnings, ends)
-        if (
-            assigned
-        ):  # and its client fetches short of the end somewhere (past a transaction marker, it does not)
-            if not any(self._fetching_short(consumer, tp, ends[tp]) for tp in behind):  # the first stuck one
+        if assigned:
+            # ... and its client fetches short of the end somewhere (past a transaction marker, it does
+            # not); ``any`` stops at the first such partition.
+            if not any(self._fetching_short(consumer, tp, ends[tp]) for tp in behind):
                 behind = {}
         else:
             before, self._looked = self._looked, {tp: stored.get(tp) for tp in partitions}
