@@ -162,6 +162,14 @@ class StallWatch:
         return True
 
 
+def _group_state(consumer: KafkaConsumer) -> dict[str, str]:
+    """What the client believes of its group (kafka-python internals, read only): for a stall's log line,
+    to tell a member stuck re-joining (heartbeats off) from one that holds partitions and fetches nothing."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    names = ("state", "rejoin_needed", "_heartbeat_enabled", "_join_task", "coordinator_id")
+    return {name.lstrip("_"): str(getattr(coordinator, name, "?")) for name in names}
+
+
 def list_topics(consumer: KafkaConsumer, known: Sequence[str]) -> set[str]:
     """The broker's topics, asked with a bound: ``KafkaConsumer.topics()`` waits for its metadata answer with
     no timeout, and a connection lost at that moment (a broker killed) once left a member waiting for ever —
@@ -485,7 +493,7 @@ class TrackedConsumer:
         if behind:
             self.stalls += 1
             log.warning("consumer.stalled", consumer=self.name, quiet_seconds=self.stall_seconds,
-                        assigned=len(assigned),
+                        assigned=len(assigned), client=_group_state(consumer),
                         waiting={f"{tp.topic}/{tp.partition}": n for tp, n in sorted(behind.items())})  # fmt: skip
             raise MemberStalled(f"{sum(behind.values())} records waiting in {len(behind)} partitions")
 

@@ -145,6 +145,7 @@ def tally(system: ChaosSystem, load: Load, faults: Faults, plan: Plan, deadline:
         ("restarts seen: postgres", str(state["postgres"]["restarts"])),
         ("relay re-publications from the store", str(system.log_count('"relay.republish"'))),
         ("consumer partitions started over", str(system.log_count('"consumer.log_replaced"'))),
+        ("consumer members started over after a stall", str(system.log_count('"consumer.stalled"'))),
     ]  # fmt: skip
     if plan.broker == "apache":
         result.rows += _replicated(system, result, lost)
