@@ -507,6 +507,8 @@ class TrackedConsumer:
             return bool(consumer.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS) < end)
         except KafkaTimeoutError:
             return True
+        except KafkaError:
+            return False  # e.g. the partition went to another member meanwhile: it cannot say
 
     def _handle_poll(
         self, conn: psycopg.Connection[Any], polled: dict[TopicPartition, list[ConsumerRecord]]
