@@ -174,6 +174,20 @@ class Supervisor:
         log.close()
         child.started_at = time.monotonic()
 
+    def _recreate_topics(self) -> None:
+        """The embedded broker came back empty, and it creates a topic a client asks about with 4 partitions
+        whatever the client says (Tansu 0.6 ignores ``allow_auto_topic_creation``): create the topics with
+        their partition counts at once, before a consumer's metadata request does. The relay would, within 5 s."""
+        from kafka.errors import KafkaError
+
+        from ipe_claims.adapters.kafka import ensure_topics
+
+        assert self.broker is not None
+        try:
+            ensure_topics(self.broker.bootstrap_servers)
+        except KafkaError:
+            return  # the relay creates them when it next publishes
+
     def revive_infrastructure(self) -> None:
         """Restart a local broker, Kafka node or Postgres that died, on the same ports (the embedded broker
         comes back empty; a Kafka node with its data, catching up from the others)."""
@@ -181,6 +195,7 @@ class Supervisor:
             self.broker.process = None
             self.broker.start()
             self.infra_restarts["broker"] += 1
+            self._recreate_topics()
         for node in self.cluster.nodes if self.cluster else []:
             if node.process is not None and node.process.poll() is not None:
                 assert self.cluster is not None

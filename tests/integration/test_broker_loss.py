@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer, topic_id
@@ -29,6 +30,14 @@ def broker(tmp_path: Path) -> Iterator[LocalBroker]:
     ensure_topics(own.bootstrap_servers)
     yield own
     own.stop()
+
+
+def own_partitions(servers: str) -> set[int]:
+    consumer = KafkaConsumer(bootstrap_servers=servers)
+    try:
+        return set(consumer.partitions_for_topic(CLAIM_EVENTS_TOPIC) or ())
+    finally:
+        consumer.close()
 
 
 def _publish(settings: Settings, values: list[bytes]) -> None:
@@ -60,6 +69,10 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         broker.stop()  # memory storage: everything is gone
         broker.start()
         ensure_topics(broker.bootstrap_servers)
+        # The embedded broker creates a topic a client asks about with 4 partitions whatever the client
+        # says: the member's metadata request may come before ensure_topics (docs/operations.md, "Recover
+        # from broker data loss"). Positions of partitions the new log lacks stay behind, unread.
+        partitions = len(own_partitions(broker.bootstrap_servers))
         new = [f"new-{i}".encode() for i in range(150)]  # longer than the old log in every partition
         _publish(own, new)
         wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")
@@ -75,8 +88,9 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         with psycopg.connect(settings.database.url, autocommit=True) as conn:
             wait_for(
                 lambda: conn.execute(
-                    "SELECT count(DISTINCT topic_id) = 1 FROM consumer_positions WHERE consumer = %s",
-                    (consumer.name,),
+                    "SELECT count(DISTINCT topic_id) = 1 FROM consumer_positions WHERE consumer = %s "
+                    "AND partition < %s",
+                    (consumer.name, partitions),
                 ).fetchone()[0],
                 what="every position to refer to the new log",
             )
