@@ -27,15 +27,20 @@ def position(conn: psycopg.Connection[Any], name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def new_topic(settings: Settings, prefix: str, partitions: int = 1) -> str:
+    """A topic of its own for a test: ``prefix`` and random digits."""
+    topic = f"{prefix}_{random_digits(9)}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+    return topic
+
+
 def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
     settings: Settings, conn: psycopg.Connection[Any]
 ) -> None:
-    topic, table, name = (
-        f"{prefix}_{random_digits(9)}" for prefix in ("test-batch", "batch_effects", "batch")
-    )
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
+    topic = new_topic(settings, "test-batch")
+    table, name = (f"{prefix}_{random_digits(9)}" for prefix in ("batch_effects", "batch"))
     conn.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
 
     calls: list[int] = []
@@ -85,10 +90,7 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
 ) -> None:
     """The batch path advances every polled partition in one statement: each to one past its own last
     record, none to another's."""
-    topic, name = f"test-batch-parts_{random_digits(9)}", f"batch_parts_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 3, 1)])
-    admin.close()
+    topic, name = new_topic(settings, "test-batch-parts", 3), f"batch_parts_{random_digits(9)}"
     seen: list[tuple[int, int]] = []
     consumer = TrackedConsumer(
         settings, name, [topic], lambda _c, records: seen.extend((r.partition, r.offset) for r in records)
@@ -139,10 +141,7 @@ def test_a_member_that_gets_nothing_while_records_wait_starts_over(
 ) -> None:
     """Holding partitions, one quiet spell with records waiting is enough; holding none, the member waits
     for a second look at positions that did not move (another member might have been handling them)."""
-    topic, name = f"test-stall_{random_digits(9)}", f"stall_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 2, 1)])
-    admin.close()
+    topic, name = new_topic(settings, "test-stall", 2), f"stall_{random_digits(9)}"
     seen: list[bytes] = []
     consumer = _DeafFirstClient(
         settings, name, [topic], lambda _c, records: seen.extend(r.value for r in records)
@@ -185,16 +184,8 @@ def _quiet_member(
     return consumer.stalls
 
 
-def _one_partition_topic(settings: Settings, prefix: str) -> str:
-    topic = f"{prefix}_{random_digits(9)}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
-    return topic
-
-
 def test_a_quiet_member_with_nothing_waiting_stays(settings: Settings, conn: psycopg.Connection[Any]) -> None:
-    topic, name = _one_partition_topic(settings, "test-quiet"), f"quiet_{random_digits(9)}"
+    topic, name = new_topic(settings, "test-quiet"), f"quiet_{random_digits(9)}"
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     producer.send(topic, b"only", partition=0)
     producer.flush()
@@ -211,7 +202,7 @@ def test_a_transaction_marker_at_the_end_is_no_stall(
     """A portal's transactional producer leaves a commit marker after its records: the stored position
     stays one short of the log's end for ever, and the member, whose client stepped over the marker, is
     not stalled."""
-    topic, name = _one_partition_topic(settings, "test-txn"), f"txn_{random_digits(9)}"
+    topic, name = new_topic(settings, "test-txn"), f"txn_{random_digits(9)}"
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, transactional_id=name)
     producer.init_transactions()
     producer.begin_transaction()

@@ -12,6 +12,16 @@ from ipe_claims.domain.rules import LONG_WINDOW_MONTHS
 AFFILIATION = "1234567"
 
 
+class Seconds:
+    """A monotonic clock the test moves by hand (``now`` in seconds), for what takes ``time.monotonic``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeDeclarations:
     """The ``ContributionHistories`` port over a list of declarations, as the Postgres query reads them."""
 

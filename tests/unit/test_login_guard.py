@@ -6,18 +6,11 @@ from datetime import UTC, datetime
 
 from ipe_claims.adapters.accounts import LOCK_AFTER, UnknownNames
 from services.claim_intake.login_guard import AddressLimiter, PasswordChecks, address_of
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import Seconds
 
 
 def test_an_address_gets_its_limit_per_window_and_successes_back() -> None:
-    clock = Clock()
+    clock = Seconds()
     limiter = AddressLimiter(3, clock=clock)
     assert [limiter.take("a") for _ in range(3)] == [0, 0, 0]
     assert limiter.take("a") == 60 and limiter.take("b") == 0

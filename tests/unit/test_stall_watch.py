@@ -6,20 +6,13 @@ from __future__ import annotations
 from kafka import TopicPartition
 
 from ipe_claims.adapters.kafka import StallWatch, waiting
+from tests.unit.fakes import Seconds
 
 A, B, C = (TopicPartition("t", n) for n in range(3))
 
 
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_watch_looks_after_a_quiet_spell_and_again_after_each_one() -> None:
-    ticks = Ticks()
+    ticks = Seconds()
     watch = StallWatch(30, ticks)
     assert not watch.polled(False)  # the spell starts
     ticks.now += 29.9
@@ -33,7 +26,7 @@ def test_the_watch_looks_after_a_quiet_spell_and_again_after_each_one() -> None:
 
 
 def test_records_end_the_quiet_spell() -> None:
-    ticks = Ticks()
+    ticks = Seconds()
     watch = StallWatch(30, ticks)
     watch.polled(False)
     ticks.now += 25
