@@ -38,9 +38,16 @@ class SystemClock:
         return local_date(self.now())
 
     @classmethod
-    def living_on(cls, day: date) -> SystemClock:
-        """A clock whose today is ``day`` (time of day kept real)."""
-        return cls(timedelta(days=(day - SystemClock().today()).days))
+    def living_on(cls, day: date, now: datetime | None = None) -> SystemClock:
+        """A clock whose today is ``day`` (time of day kept real), as of ``now`` (the machine's instant).
+
+        Whole days from today's date to ``day`` are not always enough: Casablanca's offset from UTC on
+        ``day`` may differ from today's (UTC+0 in Ramadan, and in winter before 2018), and between 23:00
+        and midnight UTC the shifted instant then falls on the day before or after. The second step
+        lands it on ``day``."""
+        now = now or datetime.now(UTC)
+        shift = timedelta(days=(day - local_date(now)).days)
+        return cls(shift + timedelta(days=(day - local_date(now + shift)).days))
 
 
 @dataclass
