@@ -17,8 +17,10 @@ from __future__ import annotations
 import csv
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -227,3 +229,16 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
 @pytest.fixture
 def tmp_home(tmp_path: Path) -> Path:
     return tmp_path / "ipe-home"
+
+
+@contextmanager
+def running(run: Callable[[threading.Event], None]) -> Iterator[threading.Event]:
+    """A loop (a consumer's ``run``) in a thread of its own until the block ends; its stop event."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=20)

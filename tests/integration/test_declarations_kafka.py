@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from ipe_claims.adapters.declarations_kafka import SCHEMA, DeclarationsConsumer,
 from ipe_claims.adapters.kafka import make_producer
 from ipe_claims.settings import DECLARATIONS_TOPIC, Settings
 from tests.conftest import random_digits, wait_for
+from tests.conftest import running as running_loop
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +40,8 @@ def lines(months: list[date], days: int = 26, salary: str = "4000.00") -> list[t
 @contextmanager
 def running(settings: Settings, codec: AvroCodec, group: str) -> Iterator[DeclarationsConsumer]:
     consumer = DeclarationsConsumer(settings, codec, name=group)
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running_loop(consumer.run):
         yield consumer
-    finally:
-        stop.set()
-        thread.join(timeout=20)
 
 
 def history(conn: psycopg.Connection[Any], immatriculation: str) -> list[tuple[Any, ...]]:

@@ -5,9 +5,6 @@ its reason."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -18,7 +15,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import PoisonMessage, TrackedConsumer
 from ipe_claims.settings import Settings
-from tests.conftest import random_digits, test_broker, wait_for
+from tests.conftest import random_digits, running, test_broker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,19 +24,6 @@ def position(conn: psycopg.Connection[Any], name: str) -> int:
     row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_positions WHERE consumer = %s",
                        (name,)).fetchone()  # fmt: skip
     return int(row[0]) if row else 0
-
-
-@contextmanager
-def running(consumer: TrackedConsumer) -> Iterator[threading.Event]:
-    """The member consuming in a thread of its own until the block ends; its stop event."""
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=20)
 
 
 def new_topic(settings: Settings, prefix: str, partitions: int = 1) -> str:
@@ -73,7 +57,7 @@ def test_clean_polls_are_batches_and_a_poison_poll_goes_record_by_record(
         producer.send(topic, value.encode(), partition=0)
     producer.flush()
     consumer = TrackedConsumer(settings, name, [topic], handle)
-    with running(consumer):
+    with running(consumer.run):
         wait_for(lambda: position(conn, name) >= len(values), timeout=60, what="the first records")
         batches = consumer.batches
         for n in range(5):
@@ -111,7 +95,7 @@ def test_a_poll_over_several_partitions_stores_each_partitions_position(
             producer.send(topic, f"p{partition}-{n}".encode(), partition=partition)
     producer.flush()
     producer.close()
-    with running(consumer):
+    with running(consumer.run):
         wait_for(lambda: position(conn, name) >= sum(counts.values()), timeout=60, what="every record")
     stored = dict(conn.execute("SELECT partition, next_offset FROM consumer_positions WHERE consumer = %s",
                                (name,)).fetchall())  # fmt: skip
@@ -156,7 +140,7 @@ def test_a_member_that_gets_nothing_while_records_wait_starts_over(
         producer.send(topic, f"r{n}".encode(), partition=n % 2)
     producer.flush()
     producer.close()
-    with running(consumer):
+    with running(consumer.run):
         wait_for(lambda: position(conn, name) >= 6, timeout=60, what="the records, after a start over")
     assert consumer.stalls == 1 and consumer.clients == 2
     assert sorted(seen) == [f"r{n}".encode() for n in range(6)]  # each once
@@ -169,7 +153,7 @@ def _quiet_member(
     several quiet spells of 0.5 s, each looked at; the times it started over."""
     consumer = TrackedConsumer(settings, name, [topic], lambda _c, _records: None)
     consumer.stall_seconds = 0.5
-    with running(consumer) as stop:
+    with running(consumer.run) as stop:
         wait_for(lambda: position(conn, name) >= count, timeout=60, what="the records")
         stop.wait(3)
     return consumer.stalls
