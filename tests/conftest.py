@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 from argon2 import PasswordHasher
+from kafka import KafkaConsumer
 
 from ipe_claims.adapters import accounts
 from ipe_claims.adapters.declarations import HEADER as DECLARATIONS_HEADER
@@ -242,3 +243,12 @@ def running(run: Callable[[threading.Event], None]) -> Iterator[threading.Event]
     finally:
         stop.set()
         thread.join(timeout=20)
+
+
+def topic_partitions(servers: str, topic: str) -> int:
+    """How many partitions the broker says ``topic`` has (0 when it has no such topic)."""
+    consumer = KafkaConsumer(bootstrap_servers=servers)
+    try:
+        return len(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()

@@ -12,13 +12,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ipe_claims.adapters.kafka import TrackedConsumer, ensure_topics, make_producer, topic_id
 from ipe_claims.operations.local import LocalBroker, free_port
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, Settings
-from tests.conftest import wait_for
+from tests.conftest import topic_partitions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +29,6 @@ def broker(tmp_path: Path) -> Iterator[LocalBroker]:
     ensure_topics(own.bootstrap_servers)
     yield own
     own.stop()
-
-
-def own_partitions(servers: str) -> set[int]:
-    consumer = KafkaConsumer(bootstrap_servers=servers)
-    try:
-        return set(consumer.partitions_for_topic(CLAIM_EVENTS_TOPIC) or ())
-    finally:
-        consumer.close()
 
 
 def _publish(settings: Settings, values: list[bytes]) -> None:
@@ -72,7 +63,7 @@ def test_positions_in_a_lost_log_start_the_partition_over(settings: Settings, br
         # The embedded broker creates a topic a client asks about with 4 partitions whatever the client
         # says: the member's metadata request may come before ensure_topics (docs/operations.md, "Recover
         # from broker data loss"). Positions of partitions the new log lacks stay behind, unread.
-        partitions = len(own_partitions(broker.bootstrap_servers))
+        partitions = topic_partitions(broker.bootstrap_servers, CLAIM_EVENTS_TOPIC)
         new = [f"new-{i}".encode() for i in range(150)]  # longer than the old log in every partition
         _publish(own, new)
         wait_for(lambda: set(new) <= set(seen), timeout=90, what="every message of the new log")

@@ -7,22 +7,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from ipe_claims.adapters.kafka import ensure_topics
 from ipe_claims.operations.local import LocalBroker, free_port
 from ipe_claims.operations.supervisor import Supervisor
 from ipe_claims.settings import CLAIM_EVENTS_TOPIC, DEAD_LETTERS_TOPIC, TOPIC_PARTITIONS
+from tests.conftest import topic_partitions
 
 pytestmark = pytest.mark.integration
-
-
-def partitions(servers: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=servers)
-    try:
-        return len(consumer.partitions_for_topic(topic) or ())
-    finally:
-        consumer.close()
 
 
 def test_a_restarted_embedded_broker_gets_its_topics_with_their_partitions(tmp_path: Path) -> None:
@@ -37,6 +29,6 @@ def test_a_restarted_embedded_broker_gets_its_topics_with_their_partitions(tmp_p
         supervisor.revive_infrastructure()
         assert supervisor.infra_restarts["broker"] == 1
         for topic in (CLAIM_EVENTS_TOPIC, DEAD_LETTERS_TOPIC):
-            assert partitions(broker.bootstrap_servers, topic) == TOPIC_PARTITIONS[topic]
+            assert topic_partitions(broker.bootstrap_servers, topic) == TOPIC_PARTITIONS[topic]
     finally:
         broker.stop()
